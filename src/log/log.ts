@@ -1,0 +1,657 @@
+/**
+ * The durable write-ahead log of one node (one replication group).
+ *
+ * - `append` encodes a record straight into the open group-commit buffer and
+ *   returns its LSN at once; `sync()` resolves when everything appended so
+ *   far is written and `fdatasync`ed. Appends made while a flush is in
+ *   flight form the next group (up to `groupMaxEntries` / `groupMaxBytes`),
+ *   so an idle log flushes a lone write immediately and a busy one amortises
+ *   one write + one fdatasync over many records.
+ * - `appendRecords` takes bytes of whole records from a primary (a replica's
+ *   path) and writes the same bytes.
+ * - Segments roll at `segmentBytes`; each new segment file is zero-filled and
+ *   synced ahead of time (a spare), so appends overwrite preallocated blocks
+ *   and `fdatasync` commits no file-size metadata.
+ * - `read`/`cursor` read durable records from any LSN without loading the log
+ *   into memory; `waitFlushed` follows the tail.
+ *
+ * @example
+ * const log = await openLog({ dir, fs: nodeFileSystem })
+ * const lsn = log.append('notes', 'm1', RecordKind.Put, 1, encodePayload(memory), Date.now())
+ * await log.sync() // lsn is durable
+ */
+import { ReplicationError } from '../errors.js';
+import { MAX_SAFE_U64 } from '../types.js';
+import { RECORD_HEADER_BYTES, RecordOffset, encodeRecordInto, recordSizeBound } from '../wire/record.js';
+import { readU64, viewOf } from '../wire/u64.js';
+import { type FileSystem, joinPath } from './fileSystem.js';
+import { type RecoveryReport, recoverSegments, zeroRange } from './recover.js';
+import { Segment } from './segment.js';
+import { SPARE_SEGMENT_NAME } from './segmentName.js';
+import { WriteGroup } from './writeGroup.js';
+
+/** Options of {@link openLog}. */
+export interface LogOptions {
+  /** Directory of the segment files (created if missing). */
+  dir: string;
+  /** File-system port: `nodeFileSystem` or a simulated disk. */
+  fs: FileSystem;
+  /** Roll to a new segment file past this size. Default 64 MiB. */
+  segmentBytes?: number;
+  /** Zero-fill and sync segment files ahead of use. Default true. */
+  preallocate?: boolean;
+  /** Most records in one group commit. Default 1000. */
+  groupMaxEntries?: number;
+  /** Most bytes in one group commit. Default 4 MiB. */
+  groupMaxBytes?: number;
+  /** Cut corruption out instead of refusing to open (reports what was cut). Default false. */
+  repair?: boolean;
+  /** LSN the first record gets when the log is new. Default 1. */
+  firstLsn?: number;
+  /** Distance between sparse index entries. Default 64 KiB. */
+  indexStrideBytes?: number;
+}
+
+/** Durable records read from the log: whole records, as they lie on disk. */
+export interface LogRead {
+  bytes: Uint8Array;
+  firstLsn: number;
+  lastLsn: number;
+  count: number;
+  firstTimestampMs: number;
+}
+
+/** What `truncateAfter` removed. */
+export interface TruncateReport {
+  fromLsn: number;
+  toLsn: number;
+  count: number;
+}
+
+const POOL_BUFFERS = 4;
+const LOCATE_CHUNK_BYTES = 256 * 1024;
+
+/** Opens (recovering) or creates the log in `options.dir`. */
+export async function openLog(options: LogOptions): Promise<Log> {
+  await options.fs.mkdirp(options.dir);
+  const recovered = await recoverSegments(options.fs, options.dir, {
+    repair: options.repair ?? false,
+    ...(options.indexStrideBytes === undefined ? {} : { indexStrideBytes: options.indexStrideBytes }),
+  });
+  const log = new Log(options, recovered.segments, recovered.lastEpoch, recovered.lastTimestampMs, recovered.report);
+  await log.start();
+  return log;
+}
+
+/** The write-ahead log. Create it with {@link openLog}. */
+export class Log {
+  /** What recovery found and did when the log was opened. */
+  readonly recovery: RecoveryReport;
+  /** Epoch stamped on records appended from now on. */
+  epoch = 0;
+
+  readonly #fs: FileSystem;
+  readonly #dir: string;
+  readonly #segmentBytes: number;
+  readonly #preallocate: boolean;
+  readonly #groupMaxEntries: number;
+  readonly #groupMaxBytes: number;
+  readonly #initialLsn: number;
+  #segments: Segment[];
+  #groups: WriteGroup[] = [];
+  #pool: Uint8Array[] = [];
+  #flushing = false;
+  #flushScheduled = false;
+  #idleWaiters: (() => void)[] = [];
+  #flushWaiters: { lsn: number; resolve: () => void; reject: (err: unknown) => void }[] = [];
+  #flushListeners = new Set<(flushedLsn: number) => void>();
+  #dirDirty = false;
+  #spare: Promise<boolean> | undefined;
+  #lastLsn: number;
+  #flushedLsn: number;
+  #lastEpoch: number;
+  #lastTimestampMs: number;
+  #failure: ReplicationError | undefined;
+  #closed = false;
+
+  /** @internal use {@link openLog}. */
+  constructor(options: LogOptions, segments: Segment[], lastEpoch: number, lastTimestampMs: number, report: RecoveryReport) {
+    this.#fs = options.fs;
+    this.#dir = options.dir;
+    this.#segmentBytes = options.segmentBytes ?? 64 * 1024 * 1024;
+    this.#preallocate = options.preallocate ?? true;
+    this.#groupMaxEntries = options.groupMaxEntries ?? 1000;
+    this.#groupMaxBytes = options.groupMaxBytes ?? 4 * 1024 * 1024;
+    this.#initialLsn = options.firstLsn ?? 1;
+    this.#segments = segments;
+    this.recovery = report;
+    const last = segments[segments.length - 1];
+    this.#lastLsn = this.#flushedLsn = last === undefined ? this.#initialLsn - 1 : last.lastLsn;
+    this.#lastEpoch = lastEpoch;
+    this.#lastTimestampMs = lastTimestampMs;
+    this.epoch = lastEpoch;
+  }
+
+  /** @internal opens the active segment (creating the first one) and prepares a spare. */
+  async start(): Promise<void> {
+    let active = this.#segments[this.#segments.length - 1];
+    if (active === undefined) {
+      active = new Segment(this.#dir, this.#initialLsn);
+      this.#segments.push(active);
+    }
+    await this.#materialize(active);
+    if (this.#dirDirty) await this.#syncDir();
+    this.#prepareSpare();
+  }
+
+  /** First LSN still held (the next LSN when the log is empty). */
+  get firstLsn(): number {
+    return this.#segments[0]!.firstLsn;
+  }
+
+  /** LSN of the last record appended, durable or not (0 when none ever). */
+  get lastLsn(): number {
+    return this.#lastLsn;
+  }
+
+  /** LSN of the last durable record. */
+  get flushedLsn(): number {
+    return this.#flushedLsn;
+  }
+
+  /** Epoch of the last record appended (0 when the log holds none). */
+  get lastEpoch(): number {
+    return this.#lastEpoch;
+  }
+
+  /** Timestamp of the last record appended. */
+  get lastTimestampMs(): number {
+    return this.#lastTimestampMs;
+  }
+
+  /** Bytes the segment files take on disk (preallocated space included). */
+  get diskBytes(): number {
+    let total = 0;
+    for (const s of this.#segments) total += Math.max(s.fileBytes, s.bytes);
+    return total;
+  }
+
+  /** First LSN of every segment, oldest first (for retention decisions). */
+  segmentStarts(): number[] {
+    return this.#segments.map((s) => s.firstLsn);
+  }
+
+  /**
+   * Appends one record stamped with the log's current `epoch` and returns its
+   * LSN. The record is durable once `sync()` (or `waitFlushed(lsn)`) resolves.
+   */
+  append(space: string, key: string, kind: number, seq: number, payload: Uint8Array | undefined, timestampMs: number): number {
+    this.#checkWritable();
+    const lsn = this.#lastLsn + 1;
+    if (lsn > MAX_SAFE_U64) throw new ReplicationError('LsnOverflow', 'the log reached LSN 2^53 - 1');
+    const group = this.#groupFor(recordSizeBound(space, key, payload?.length ?? 0));
+    const length = encodeRecordInto(group.buffer, group.used,
+      { lsn, seq, timestampMs, epoch: this.epoch, kind, space, key }, payload);
+    this.#place(group, length, lsn);
+    this.#lastEpoch = this.epoch;
+    this.#lastTimestampMs = timestampMs;
+    return lsn;
+  }
+
+  /**
+   * Appends whole records received from a primary, byte for byte. `bytes`
+   * must hold `count` verified records starting at `lastLsn + 1` (checked).
+   */
+  appendRecords(bytes: Uint8Array, startLsn: number, count: number): void {
+    this.#checkWritable();
+    if (startLsn !== this.#lastLsn + 1) {
+      throw new ReplicationError('LogGap', `records start at LSN ${startLsn}, the log ends at ${this.#lastLsn}`,
+        { details: { expected: this.#lastLsn + 1, actual: startLsn } });
+    }
+    const view = viewOf(bytes);
+    let offset = 0;
+    for (let i = 0; i < count; i++) {
+      const length = view.getUint32(offset + RecordOffset.length, true);
+      const group = this.#groupFor(length);
+      group.buffer.set(bytes.subarray(offset, offset + length), group.used);
+      this.#place(group, length, startLsn + i);
+      if (i === count - 1) {
+        this.#lastEpoch = view.getUint32(offset + RecordOffset.epoch, true);
+        this.#lastTimestampMs = readU64(view, offset + RecordOffset.timestampMs);
+      }
+      offset += length;
+    }
+  }
+
+  /** Resolves with the flushed LSN once every record appended so far is durable. */
+  async sync(): Promise<number> {
+    const last = this.#groups[this.#groups.length - 1];
+    if (last !== undefined) await last.done();
+    if (this.#failure) throw this.#failure;
+    return this.#flushedLsn;
+  }
+
+  /** Resolves once `lsn` is durable (follows the tail). Rejects if the log fails or closes first. */
+  waitFlushed(lsn: number): Promise<void> {
+    if (this.#flushedLsn >= lsn) return Promise.resolve();
+    if (this.#failure) return Promise.reject(this.#failure);
+    if (this.#closed) return Promise.reject(this.#closedError());
+    return new Promise((resolve, reject) => this.#flushWaiters.push({ lsn, resolve, reject }));
+  }
+
+  /** Calls `listener(flushedLsn)` after every group commit; returns an unsubscribe function. */
+  onFlushed(listener: (flushedLsn: number) => void): () => void {
+    this.#flushListeners.add(listener);
+    return () => this.#flushListeners.delete(listener);
+  }
+
+  /**
+   * Reads durable whole records from `fromLsn`: at most `maxEntries` records
+   * and about `maxBytes` bytes (always at least one record), from one
+   * segment. `undefined` when `fromLsn` is past the flushed end. Throws
+   * `LogTruncated` when `fromLsn` is before the first record held.
+   */
+  async read(fromLsn: number, maxBytes: number, maxEntries = Number.MAX_SAFE_INTEGER): Promise<LogRead | undefined> {
+    if (fromLsn > this.#flushedLsn) return undefined;
+    const segment = this.#segmentHolding(fromLsn);
+    return this.#readFrom(segment, await this.#locate(segment, fromLsn), fromLsn, maxBytes, maxEntries);
+  }
+
+  /** A cursor that reads durable records in order from `fromLsn`. */
+  cursor(fromLsn: number): LogCursor {
+    return new LogCursor(this, fromLsn);
+  }
+
+  /**
+   * Removes every record after `lsn` (a divergent tail). Waits for in-flight
+   * flushes; zeroes the bytes and deletes later segment files durably.
+   */
+  async truncateAfter(lsn: number): Promise<TruncateReport> {
+    await this.#idle();
+    this.#checkWritable();
+    const toLsn = this.#lastLsn;
+    if (lsn >= toLsn) return { fromLsn: lsn + 1, toLsn, count: 0 };
+    if (lsn < this.firstLsn - 1) {
+      throw new ReplicationError('LogTruncated', `cannot truncate after ${lsn}: the log starts at ${this.firstLsn}`);
+    }
+    const segment = this.#segmentHolding(lsn + 1);
+    const cut = await this.#locate(segment, lsn + 1);
+    if (lsn >= this.firstLsn) {
+      const holder = this.#segmentHolding(lsn);
+      const head = new Uint8Array(RECORD_HEADER_BYTES);
+      await this.#readAt(holder, head, await this.#locate(holder, lsn));
+      this.#lastEpoch = viewOf(head).getUint32(RecordOffset.epoch, true);
+      this.#lastTimestampMs = readU64(viewOf(head), RecordOffset.timestampMs);
+    } else {
+      this.#lastEpoch = 0;
+      this.#lastTimestampMs = 0;
+    }
+    await zeroRange(this.#fs, segment.path, cut, segment.bytes);
+    const later = this.#segments.filter((s) => s.firstLsn > segment.firstLsn);
+    for (const s of later) await this.#deleteSegment(s);
+    if (later.length > 0) await this.#syncDir();
+    this.#segments = this.#segments.filter((s) => !s.deleted);
+    segment.bytes = segment.durableBytes = cut;
+    segment.lastLsn = segment.durableLastLsn = lsn;
+    segment.index.truncateAfter(lsn);
+    this.#lastLsn = this.#flushedLsn = lsn;
+    return { fromLsn: lsn + 1, toLsn, count: toLsn - lsn };
+  }
+
+  /** Deletes whole segments that hold only records before `lsn` (never the active one). Returns how many. */
+  async retainFrom(lsn: number): Promise<number> {
+    const doomed = this.#segments.slice(0, -1).filter((s) => s.lastLsn < lsn && s.durableLastLsn === s.lastLsn);
+    if (doomed.length === 0) return 0;
+    for (const s of doomed) await this.#deleteSegment(s);
+    await this.#syncDir();
+    this.#segments = this.#segments.filter((s) => !s.deleted);
+    return doomed.length;
+  }
+
+  /** Empties the log so that the next record is `lsn + 1` (after installing a snapshot at `lsn`). */
+  async resetTo(lsn: number): Promise<void> {
+    await this.#idle();
+    this.#checkWritable();
+    for (const s of this.#segments) await this.#deleteSegment(s);
+    const fresh = new Segment(this.#dir, lsn + 1);
+    this.#segments = [fresh];
+    await this.#materialize(fresh);
+    await this.#syncDir();
+    this.#lastLsn = this.#flushedLsn = lsn;
+    this.#lastEpoch = 0;
+    this.#lastTimestampMs = 0;
+  }
+
+  /** Stops accepting appends, flushes what was appended, closes every file. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    await this.#idle();
+    this.#closed = true;
+    await this.#spare?.catch(() => false);
+    for (const s of this.#segments) {
+      await s.handle?.close();
+      s.handle = undefined;
+    }
+    const err = this.#closedError();
+    for (const w of this.#flushWaiters.splice(0)) w.reject(err);
+  }
+
+  // ---- internals -------------------------------------------------------
+
+  #checkWritable(): void {
+    if (this.#failure) throw this.#failure;
+    if (this.#closed) throw this.#closedError();
+  }
+
+  #closedError(): ReplicationError {
+    return new ReplicationError('LogClosed', 'the log is closed');
+  }
+
+  /** The open group with room for `bound` more bytes, starting a new one when needed. */
+  #groupFor(bound: number): WriteGroup {
+    const open = this.#groups[this.#groups.length - 1];
+    if (open !== undefined && !open.sealed && open.entries < this.#groupMaxEntries && open.free >= bound &&
+        (open.used + bound <= this.#groupMaxBytes || open.entries === 0)) {
+      return open;
+    }
+    if (open !== undefined) open.sealed = true;
+    const pooledSize = Math.max(this.#groupMaxBytes, 64 * 1024);
+    const buffer = bound <= pooledSize ? (this.#pool.pop() ?? new Uint8Array(pooledSize)) : new Uint8Array(bound);
+    const group = new WriteGroup(buffer, buffer.length === pooledSize);
+    this.#groups.push(group);
+    this.#scheduleFlush();
+    return group;
+  }
+
+  /** Maps `length` bytes just encoded at `group.used` to the active segment, rolling when it is full. */
+  #place(group: WriteGroup, length: number, lsn: number): void {
+    let segment = this.#segments[this.#segments.length - 1]!;
+    if (segment.bytes > 0 && segment.bytes + length > this.#segmentBytes) {
+      segment = new Segment(this.#dir, lsn);
+      this.#segments.push(segment);
+    }
+    group.place(segment, length, lsn);
+    segment.index.note(lsn, segment.bytes);
+    segment.bytes += length;
+    segment.lastLsn = lsn;
+    this.#lastLsn = lsn;
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushing || this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    queueMicrotask(() => {
+      this.#flushScheduled = false;
+      void this.#flushLoop();
+    });
+  }
+
+  async #flushLoop(): Promise<void> {
+    if (this.#flushing) return;
+    this.#flushing = true;
+    try {
+      while (this.#groups.length > 0 && this.#failure === undefined) {
+        const group = this.#groups[0]!;
+        group.sealed = true;
+        if (group.entries > 0) await this.#writeGroup(group);
+        this.#groups.shift();
+        this.#completeGroup(group);
+      }
+    } catch (cause) {
+      this.#fail(cause);
+    } finally {
+      this.#flushing = false;
+      if (this.#groups.length === 0 || this.#failure) for (const w of this.#idleWaiters.splice(0)) w();
+    }
+  }
+
+  async #writeGroup(group: WriteGroup): Promise<void> {
+    for (const extent of group.extents) {
+      const segment = extent.segment;
+      if (segment.handle === undefined) await this.#materialize(segment);
+      await segment.handle!.write(group.buffer.subarray(extent.start, extent.end), extent.fileOffset);
+    }
+    for (const extent of group.extents) await extent.segment.handle!.datasync();
+    if (this.#dirDirty) await this.#syncDir();
+  }
+
+  #completeGroup(group: WriteGroup): void {
+    for (const extent of group.extents) {
+      const segment = extent.segment;
+      segment.durableBytes = extent.fileOffset + (extent.end - extent.start);
+      segment.durableLastLsn = extent.lastLsn;
+      segment.fileBytes = Math.max(segment.fileBytes, segment.durableBytes);
+    }
+    if (group.entries > 0) this.#flushedLsn = group.lastLsn;
+    if (group.pooled && this.#pool.length < POOL_BUFFERS) this.#pool.push(group.buffer);
+    group.resolve();
+    if (this.#flushWaiters.length > 0) {
+      const flushed = this.#flushedLsn;
+      const ready = this.#flushWaiters.filter((w) => w.lsn <= flushed);
+      if (ready.length > 0) {
+        this.#flushWaiters = this.#flushWaiters.filter((w) => w.lsn > flushed);
+        for (const w of ready) w.resolve();
+      }
+    }
+    for (const listener of this.#flushListeners) listener(this.#flushedLsn);
+  }
+
+  #fail(cause: unknown): void {
+    const err = cause instanceof ReplicationError ? cause
+      : new ReplicationError('IoError', 'the log failed to write or sync', { cause });
+    this.#failure = new ReplicationError(err.code, `log write failed, the log is now read-only: ${err.message}`, {
+      cause: err,
+      suggestion: 'an fsync error cannot be retried safely; restart the node so recovery re-reads the log from disk',
+    });
+    for (const group of this.#groups.splice(0)) group.reject(this.#failure);
+    for (const w of this.#flushWaiters.splice(0)) w.reject(this.#failure);
+  }
+
+  #idle(): Promise<void> {
+    if (!this.#flushing && !this.#flushScheduled && this.#groups.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  /** Opens a segment's file, creating it (from the spare when one is ready) if it is new. */
+  async #materialize(segment: Segment): Promise<void> {
+    if (!segment.onDisk) {
+      const spareReady = this.#spare !== undefined && (await this.#spare.catch(() => false));
+      this.#spare = undefined;
+      if (spareReady) {
+        await this.#fs.rename(joinPath(this.#dir, SPARE_SEGMENT_NAME), segment.path);
+        segment.fileBytes = this.#segmentBytes;
+      }
+      segment.onDisk = true;
+      this.#dirDirty = true;
+    }
+    segment.handle = await this.#fs.open(segment.path, { create: true });
+    if (this.#preallocate && segment.fileBytes < this.#segmentBytes) {
+      await zeroRange(this.#fs, segment.path, Math.max(segment.fileBytes, segment.durableBytes), this.#segmentBytes);
+      segment.fileBytes = this.#segmentBytes;
+    }
+    this.#prepareSpare();
+  }
+
+  /** Starts zero-filling the next segment's file in the background. */
+  #prepareSpare(): void {
+    if (!this.#preallocate || this.#spare !== undefined || this.#closed) return;
+    const path = joinPath(this.#dir, SPARE_SEGMENT_NAME);
+    this.#spare = (async () => {
+      const handle = await this.#fs.open(path, { create: true });
+      await handle.close();
+      await zeroRange(this.#fs, path, 0, this.#segmentBytes);
+      return true;
+    })();
+    this.#spare.catch(() => undefined);
+  }
+
+  async #syncDir(): Promise<void> {
+    this.#dirDirty = false;
+    await this.#fs.syncDir(this.#dir);
+  }
+
+  async #deleteSegment(segment: Segment): Promise<void> {
+    segment.deleted = true;
+    await this.#fs.unlink(segment.path);
+    if (segment.reads === 0) {
+      await segment.handle?.close();
+      segment.handle = undefined;
+    }
+  }
+
+  /** @internal the segment that holds durable record `lsn`. */
+  segmentHolding(lsn: number): Segment {
+    return this.#segmentHolding(lsn);
+  }
+
+  #segmentHolding(lsn: number): Segment {
+    if (lsn < this.firstLsn) {
+      throw new ReplicationError('LogTruncated', `LSN ${lsn} is no longer in the log (it starts at ${this.firstLsn})`,
+        { suggestion: 'the reader needs a snapshot', details: { lsn, firstLsn: this.firstLsn } });
+    }
+    let lo = 0;
+    let hi = this.#segments.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.#segments[mid]!.firstLsn <= lsn) lo = mid;
+      else hi = mid - 1;
+    }
+    return this.#segments[lo]!;
+  }
+
+  /** @internal byte offset of record `lsn` in `segment`. */
+  async locate(segment: Segment, lsn: number): Promise<number> {
+    return this.#locate(segment, lsn);
+  }
+
+  async #locate(segment: Segment, lsn: number): Promise<number> {
+    if (lsn === segment.lastLsn + 1) return segment.bytes;
+    const floor = segment.index.floor(lsn);
+    if (floor === undefined) throw new ReplicationError('LogTruncated', `LSN ${lsn} is not in segment ${segment.name}`);
+    let offset = floor.offset;
+    let at = floor.lsn;
+    const chunk = new Uint8Array(LOCATE_CHUNK_BYTES);
+    const view = viewOf(chunk);
+    while (at < lsn) {
+      const n = await this.#readAt(segment, chunk, offset);
+      let pos = 0;
+      while (at < lsn && pos + 4 <= n) {
+        const length = view.getUint32(pos, true);
+        if (length < RECORD_HEADER_BYTES) throw new ReplicationError('Corruption', `bad record length in ${segment.name} at ${offset + pos}`);
+        pos += length;
+        at++;
+      }
+      if (pos === 0) throw new ReplicationError('Corruption', `cannot walk ${segment.name} at ${offset}`);
+      // `pos` may pass the chunk's end when the last record walked continues
+      // beyond it; either way it is the start of the next record.
+      offset += pos;
+    }
+    return offset;
+  }
+
+  async #readAt(segment: Segment, buffer: Uint8Array, position: number): Promise<number> {
+    if (segment.deleted) throw new ReplicationError('LogTruncated', `segment ${segment.name} was removed by retention`);
+    segment.reads++;
+    try {
+      if (segment.handle === undefined) segment.handle = await this.#fs.open(segment.path);
+      return await segment.handle.read(buffer, position);
+    } finally {
+      segment.reads--;
+      if (segment.deleted && segment.reads === 0 && segment.handle !== undefined) {
+        const handle = segment.handle;
+        segment.handle = undefined;
+        await handle.close();
+      }
+    }
+  }
+
+  /** @internal reads whole durable records of `segment` from byte `offset` (record `lsn`). */
+  async readFrom(segment: Segment, offset: number, lsn: number, maxBytes: number, maxEntries: number): Promise<LogRead | undefined> {
+    return this.#readFrom(segment, offset, lsn, maxBytes, maxEntries);
+  }
+
+  async #readFrom(segment: Segment, offset: number, lsn: number, maxBytes: number, maxEntries: number): Promise<LogRead | undefined> {
+    const available = segment.durableBytes - offset;
+    if (available <= 0) return undefined;
+    let buffer = new Uint8Array(Math.min(Math.max(maxBytes, RECORD_HEADER_BYTES), available));
+    let n = await this.#readAt(segment, buffer, offset);
+    let view = viewOf(buffer);
+    const firstLength = view.getUint32(0, true);
+    if (firstLength > n) {
+      buffer = new Uint8Array(firstLength);
+      n = await this.#readAt(segment, buffer, offset);
+      view = viewOf(buffer);
+    }
+    let pos = 0;
+    let count = 0;
+    while (count < maxEntries && pos + RECORD_HEADER_BYTES <= n) {
+      const length = view.getUint32(pos, true);
+      if (length < RECORD_HEADER_BYTES || pos + length > n) break;
+      pos += length;
+      count++;
+    }
+    if (count === 0) throw new ReplicationError('Corruption', `cannot read a whole record of ${segment.name} at ${offset}`);
+    return {
+      bytes: buffer.subarray(0, pos),
+      firstLsn: lsn,
+      lastLsn: lsn + count - 1,
+      count,
+      firstTimestampMs: readU64(view, RecordOffset.timestampMs),
+    };
+  }
+}
+
+/**
+ * Reads durable records in order, remembering where it is so sequential
+ * reads never search the index.
+ *
+ * @example
+ * const cursor = log.cursor(1)
+ * for (;;) { const r = await cursor.next(1 << 20); if (!r) { await cursor.waitForMore(); continue } ship(r) }
+ */
+export class LogCursor {
+  readonly #log: Log;
+  #nextLsn: number;
+  #segment: Segment | undefined;
+  #offset = 0;
+
+  constructor(log: Log, fromLsn: number) {
+    this.#log = log;
+    this.#nextLsn = fromLsn;
+  }
+
+  /** LSN of the next record this cursor returns. */
+  get position(): number {
+    return this.#nextLsn;
+  }
+
+  /** Moves the cursor to `lsn`. */
+  seek(lsn: number): void {
+    this.#nextLsn = lsn;
+    this.#segment = undefined;
+  }
+
+  /** The next durable records (see `Log.read`), or `undefined` at the flushed end. */
+  async next(maxBytes: number, maxEntries?: number): Promise<LogRead | undefined> {
+    if (this.#nextLsn > this.#log.flushedLsn) return undefined;
+    let segment = this.#segment;
+    if (segment === undefined || segment.deleted || !segment.holdsDurable(this.#nextLsn)) {
+      segment = this.#log.segmentHolding(this.#nextLsn);
+      this.#offset = await this.#log.locate(segment, this.#nextLsn);
+      this.#segment = segment;
+    }
+    const read = await this.#log.readFrom(segment, this.#offset, this.#nextLsn, maxBytes, maxEntries ?? Number.MAX_SAFE_INTEGER);
+    if (read === undefined) {
+      this.#segment = undefined;
+      return undefined;
+    }
+    this.#offset += read.bytes.length;
+    this.#nextLsn = read.lastLsn + 1;
+    return read;
+  }
+
+  /** Resolves when a record at the cursor's position is durable. */
+  waitForMore(): Promise<void> {
+    return this.#log.waitFlushed(this.#nextLsn);
+  }
+}
