@@ -31,3 +31,54 @@ export interface Random {
   /** A number in [0, 1). */
   next(): number;
 }
+
+/**
+ * One duplex byte-stream connection (a TCP socket, or a simulated link).
+ * Frames are written as lists of buffers so a batch payload goes out without
+ * being copied into a frame.
+ */
+export interface Connection {
+  /** `host:port` of the peer, for logs and errors. */
+  readonly remoteAddress: string;
+  /**
+   * Queues `chunks` in order. Returns false when the connection's send buffer
+   * is over its high-water mark: stop writing until `onDrain` fires.
+   */
+  write(chunks: readonly Uint8Array[]): boolean;
+  /** Bytes queued but not yet handed to the network. */
+  readonly pendingBytes: number;
+  /** Received bytes; a chunk is never reused by the connection, so views of it may be kept. */
+  onData(listener: (chunk: Uint8Array) => void): void;
+  /** The send buffer drained below its high-water mark. */
+  onDrain(listener: () => void): void;
+  /** The connection closed (once); `error` when it failed rather than ended. */
+  onClose(listener: (error: Error | undefined) => void): void;
+  /** Stops delivering `onData` (receive-side back-pressure) until `resume`. */
+  pause(): void;
+  resume(): void;
+  /** Closes after queued writes are sent. */
+  end(): void;
+  /** Closes at once, dropping queued writes. */
+  destroy(): void;
+}
+
+/** Accepts connections on an address until closed. */
+export interface Listener {
+  /** The bound `host:port` (the real port when 0 was asked for). */
+  readonly address: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens connections: the TCP adapter (`src/adapters/tcpTransport.ts`) or a
+ * simulated network.
+ *
+ * @example
+ * const listener = await transport.listen('127.0.0.1:0', (conn) => serve(conn))
+ * const conn = await transport.connect(listener.address, { timeoutMs: 5000 })
+ */
+export interface Transport {
+  listen(address: string, onConnection: (connection: Connection) => void): Promise<Listener>;
+  /** Rejects with `ConnectionTimeout` after `timeoutMs`, or `ConnectionClosed` when refused. */
+  connect(address: string, options: { timeoutMs: number }): Promise<Connection>;
+}
