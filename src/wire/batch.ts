@@ -27,7 +27,7 @@
 import { ReplicationError } from '../errors.js';
 import { crc32c } from './checksum.js';
 import { RECORD_HEADER_BYTES, RecordOffset, checkRecordAt } from './record.js';
-import { readU64, viewOf, writeU64 } from './u64.js';
+import { checkU32, readU64, viewOf, writeU64 } from './u64.js';
 
 /** Bytes of the batch header. */
 export const BATCH_HEADER_BYTES = 64;
@@ -86,6 +86,9 @@ export function nodeIdHash(nodeId: string): number {
 /** Encodes the 64-byte header for `payload` (whole records, `count` of them). */
 export function encodeBatchHeader(fields: BatchFields, payload: Uint8Array): Uint8Array {
   if (fields.count < 1) throw new ReplicationError('EmptyBatch', 'a batch must carry at least one record');
+  if (fields.count >>> 0 !== fields.count || fields.count * RECORD_HEADER_BYTES > payload.length) {
+    throw new ReplicationError('InvalidBatchSize', `${fields.count} records cannot fit in a ${payload.length}-byte payload`);
+  }
   if (payload.length > BATCH_PAYLOAD_MAX_BYTES) {
     throw new ReplicationError('InvalidBatchSize', `batch payload of ${payload.length} bytes exceeds ${BATCH_PAYLOAD_MAX_BYTES}`);
   }
@@ -94,7 +97,7 @@ export function encodeBatchHeader(fields: BatchFields, payload: Uint8Array): Uin
   view.setUint32(BatchOffset.magic, BATCH_MAGIC, true);
   view.setUint8(BatchOffset.version, BATCH_VERSION);
   view.setUint16(BatchOffset.headerLength, BATCH_HEADER_BYTES, true);
-  view.setUint32(BatchOffset.epoch, fields.epoch, true);
+  view.setUint32(BatchOffset.epoch, checkU32(fields.epoch, 'batch epoch'), true);
   view.setUint32(BatchOffset.count, fields.count, true);
   writeU64(view, BatchOffset.startLsn, fields.startLsn);
   view.setUint32(BatchOffset.payloadBytes, payload.length, true);

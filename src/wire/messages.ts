@@ -15,7 +15,7 @@ import { type Batch, type BatchFields, decodeBatch, encodeBatchHeader } from './
 import { asObject, epochHistory, str, uint } from './fields.js';
 import { FRAME_HEADER_BYTES, type Frame, FrameType, encodeFrame, encodeFrameHeader } from './frame.js';
 import { decodePayload, encodePayload } from './payload.js';
-import { readU64, viewOf, writeU64 } from './u64.js';
+import { checkU32, readU64, viewOf, writeU64 } from './u64.js';
 
 /** Protocol version spoken in HELLO. */
 export const PROTOCOL_VERSION = 1;
@@ -162,7 +162,7 @@ export function encodeMessage(msg: Exclude<WireMessage, BatchMessage>): Uint8Arr
     case 'ack': {
       const body = new Uint8Array(ACK_BODY_BYTES);
       const v = viewOf(body);
-      v.setUint32(0, msg.epoch, true);
+      v.setUint32(0, checkU32(msg.epoch, 'ACK epoch'), true);
       writeU64(v, 4, msg.receivedLsn);
       writeU64(v, 12, msg.flushedLsn);
       writeU64(v, 20, msg.appliedLsn);
@@ -172,7 +172,7 @@ export function encodeMessage(msg: Exclude<WireMessage, BatchMessage>): Uint8Arr
     case 'heartbeat': {
       const body = new Uint8Array(HEARTBEAT_BODY_BYTES);
       const v = viewOf(body);
-      v.setUint32(0, msg.epoch, true);
+      v.setUint32(0, checkU32(msg.epoch, 'HEARTBEAT epoch'), true);
       writeU64(v, 4, msg.primaryLsn);
       writeU64(v, 12, msg.sentAtMs);
       return [encodeFrame(FrameType.Heartbeat, body)];
@@ -277,6 +277,9 @@ export function decodeMessage(frame: Frame): WireMessage {
       if (typeof granted !== 'boolean') throw new ReplicationError('MalformedMessage', "VOTE: field 'granted' must be a boolean");
       return { kind: 'vote', voterId: str(o, 'voterId', 'VOTE'), epoch: uint(o, 'epoch', 'VOTE'), granted };
     }
+    default:
+      // only reachable with a hand-made Frame: FrameReader refuses unknown types
+      throw new ReplicationError('UnknownFrameType', `unknown frame type ${String((frame as Frame).type)}`);
   }
 }
 

@@ -23,7 +23,7 @@
  */
 import { ReplicationError } from '../errors.js';
 import { crc32c } from './checksum.js';
-import { readU64, viewOf, writeU64 } from './u64.js';
+import { readU64, viewOf } from './u64.js';
 
 /** Bytes of the fixed record header. */
 export const RECORD_HEADER_BYTES = 40;
@@ -66,7 +66,11 @@ export interface DecodedRecord extends RecordHeader {
 }
 
 const utf8 = new TextEncoder();
-const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: a space or key that starts with U+FEFF must come back unchanged.
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+const TWO_32 = 0x1_0000_0000;
+/** Strings up to this many UTF-16 units try the ASCII byte loop first. */
+const ASCII_FAST_MAX = 64;
 
 /** Upper bound of the encoded size of a record with these strings and payload. */
 export function recordSizeBound(space: string, key: string, payloadBytes: number): number {
@@ -75,7 +79,15 @@ export function recordSizeBound(space: string, key: string, payloadBytes: number
 
 /**
  * Encodes one record into `target` at `offset` and returns its length.
- * `target` must have room for {@link recordSizeBound} bytes.
+ * `target` must have room for {@link recordSizeBound} bytes (a `RangeError`
+ * otherwise). Throws `InvalidEntry` for an empty or over-long space, an
+ * over-long key, a kind outside 0..255 or an over-large record, and
+ * `LsnOverflow` for an LSN, sequence or timestamp outside 0..2^53-1 or an
+ * epoch outside 0..2^32-1.
+ *
+ * Hot path (one call per appended entry): no DataView and no per-call objects
+ * beyond the one view handed to the CRC; short ASCII strings are copied byte
+ * by byte instead of going through `TextEncoder`.
  */
 export function encodeRecordInto(
   target: Uint8Array,
@@ -83,36 +95,95 @@ export function encodeRecordInto(
   header: RecordHeader,
   payload: Uint8Array | undefined,
 ): number {
+  const { lsn, seq, timestampMs, epoch, kind } = header;
+  checkU64(lsn, 'LSN');
+  checkU64(seq, 'sequence');
+  checkU64(timestampMs, 'timestamp');
+  if (epoch >>> 0 !== epoch) {
+    throw new ReplicationError('LsnOverflow', `epoch ${epoch} is not a u32 the record header can carry (0..2^32-1)`);
+  }
+  if ((kind & 0xff) !== kind) {
+    throw new ReplicationError('InvalidEntry', `record kind ${kind} is not an integer in 0..255`);
+  }
+  if (!(offset >= 0 && offset + RECORD_HEADER_BYTES <= target.length)) {
+    throw new RangeError(`no room for a record header at offset ${offset} of a ${target.length}-byte buffer`);
+  }
   const body = offset + RECORD_HEADER_BYTES;
-  const spaceBytes = utf8.encodeInto(header.space, target.subarray(body, body + SPACE_MAX_BYTES + 1));
-  if (spaceBytes.read !== header.space.length || spaceBytes.written === 0 || spaceBytes.written > SPACE_MAX_BYTES) {
-    throw new ReplicationError('InvalidEntry', `space name must be 1..${SPACE_MAX_BYTES} UTF-8 bytes`);
+  const spaceLength = writeUtf8(target, body, header.space, SPACE_MAX_BYTES);
+  if (spaceLength <= 0) {
+    throw new ReplicationError('InvalidEntry', `space name must be 1..${SPACE_MAX_BYTES} UTF-8 bytes`,
+      { details: { space: header.space.slice(0, 64) } });
   }
-  const keyStart = body + spaceBytes.written;
-  const keyBytes = utf8.encodeInto(header.key, target.subarray(keyStart, keyStart + KEY_MAX_BYTES + 1));
-  if (keyBytes.read !== header.key.length || keyBytes.written > KEY_MAX_BYTES) {
-    throw new ReplicationError('InvalidEntry', `key must be at most ${KEY_MAX_BYTES} UTF-8 bytes`);
+  const keyStart = body + spaceLength;
+  const keyLength = writeUtf8(target, keyStart, header.key, KEY_MAX_BYTES);
+  if (keyLength < 0) {
+    throw new ReplicationError('InvalidEntry', `key must be at most ${KEY_MAX_BYTES} UTF-8 bytes`,
+      { details: { key: header.key.slice(0, 64) } });
   }
-  let end = keyStart + keyBytes.written;
+  let end = keyStart + keyLength;
   if (payload !== undefined && payload.length > 0) {
+    if (end - offset + payload.length > RECORD_MAX_BYTES) {
+      throw new ReplicationError('InvalidEntry', `record of ${end - offset + payload.length} bytes exceeds ${RECORD_MAX_BYTES}`);
+    }
     target.set(payload, end);
     end += payload.length;
   }
   const length = end - offset;
-  if (length > RECORD_MAX_BYTES) {
-    throw new ReplicationError('InvalidEntry', `record of ${length} bytes exceeds ${RECORD_MAX_BYTES}`);
-  }
-  const view = new DataView(target.buffer, target.byteOffset + offset, RECORD_HEADER_BYTES);
-  view.setUint32(RecordOffset.length, length, true);
-  writeU64(view, RecordOffset.lsn, header.lsn);
-  writeU64(view, RecordOffset.seq, header.seq);
-  writeU64(view, RecordOffset.timestampMs, header.timestampMs);
-  view.setUint32(RecordOffset.epoch, header.epoch, true);
-  view.setUint8(RecordOffset.kind, header.kind);
-  view.setUint8(RecordOffset.spaceLength, spaceBytes.written);
-  view.setUint16(RecordOffset.keyLength, keyBytes.written, true);
-  view.setUint32(RecordOffset.crc, crc32c(target.subarray(offset + 8, end)), true);
+  const t = target;
+  const o = offset;
+  putU32(t, o + RecordOffset.length, length);
+  putU64(t, o + RecordOffset.lsn, lsn);
+  putU64(t, o + RecordOffset.seq, seq);
+  putU64(t, o + RecordOffset.timestampMs, timestampMs);
+  putU32(t, o + RecordOffset.epoch, epoch);
+  t[o + RecordOffset.kind] = kind;
+  t[o + RecordOffset.spaceLength] = spaceLength;
+  t[o + RecordOffset.keyLength] = keyLength;
+  t[o + RecordOffset.keyLength + 1] = keyLength >>> 8;
+  putU32(t, o + RecordOffset.crc, crc32c(t.subarray(o + 8, end)));
   return length;
+}
+
+function checkU64(value: number, field: string): void {
+  if (!(Number.isSafeInteger(value) && value >= 0)) {
+    throw new ReplicationError('LsnOverflow', `${field} ${value} is not a u64 the library can carry (0..2^53-1)`);
+  }
+}
+
+function putU32(t: Uint8Array, o: number, v: number): void {
+  t[o] = v;
+  t[o + 1] = v >>> 8;
+  t[o + 2] = v >>> 16;
+  t[o + 3] = v >>> 24;
+}
+
+/** `v` must be a safe non-negative integer (checked by the caller). */
+function putU64(t: Uint8Array, o: number, v: number): void {
+  const lo = v >>> 0;
+  putU32(t, o, lo);
+  putU32(t, o + 4, (v - lo) / TWO_32);
+}
+
+/**
+ * Writes `s` as UTF-8 at `at` and returns the byte count, or -1 when it needs
+ * more than `max` bytes. Throws `RangeError` when `target` ends first.
+ */
+function writeUtf8(target: Uint8Array, at: number, s: string, max: number): number {
+  const n = s.length;
+  if (n <= ASCII_FAST_MAX && at + n <= target.length) {
+    let i = 0;
+    for (; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) break;
+      target[at + i] = c;
+    }
+    if (i === n) return n <= max ? n : -1;
+  }
+  const room = target.subarray(at, at + max + 1);
+  const r = utf8.encodeInto(s, room);
+  if (r.read === n) return r.written <= max ? r.written : -1;
+  if (room.length > max) return -1; // more than max bytes: too long
+  throw new RangeError(`no room for a ${n}-character string at offset ${at} of a ${target.length}-byte buffer`);
 }
 
 /** Encodes one record into a fresh buffer of exactly its size. */

@@ -31,3 +31,11 @@ export function writeU64(view: DataView, offset: number, value: number): void {
 export function viewOf(bytes: Uint8Array): DataView {
   return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
+
+/** Returns `value` when it is an integer in 0..2^32-1; throws `LsnOverflow` naming `field` otherwise. */
+export function checkU32(value: number, field: string): number {
+  if (value >>> 0 !== value) {
+    throw new ReplicationError('LsnOverflow', `${field} ${value} is not a u32 (0..2^32-1)`);
+  }
+  return value;
+}
