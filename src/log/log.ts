@@ -113,6 +113,9 @@ export class Log {
   #lastTimestampMs: number;
   #failure: ReplicationError | undefined;
   #closed = false;
+  #closing: Promise<void> | undefined;
+  /** Bumped whenever records are removed from the tail, so cursors drop cached byte offsets. */
+  #rewrites = 0;
 
   /** @internal use {@link openLog}. */
   constructor(options: LogOptions, segments: Segment[], lastEpoch: number, lastTimestampMs: number, report: RecoveryReport) {
@@ -200,7 +203,9 @@ export class Log {
 
   /**
    * Appends whole records received from a primary, byte for byte. `bytes`
-   * must hold `count` verified records starting at `lastLsn + 1` (checked).
+   * must hold `count` verified records starting at `lastLsn + 1`: the
+   * framing (lengths) and the LSN of every record are checked before any
+   * byte is taken, so a bad batch leaves the log unchanged.
    */
   appendRecords(bytes: Uint8Array, startLsn: number, count: number): void {
     this.#checkWritable();
@@ -208,7 +213,10 @@ export class Log {
       throw new ReplicationError('LogGap', `records start at LSN ${startLsn}, the log ends at ${this.#lastLsn}`,
         { details: { expected: this.#lastLsn + 1, actual: startLsn } });
     }
+    // Written so as not to round: startLsn - 1 === lastLsn <= 2^53 - 1.
+    if (count > MAX_SAFE_U64 - this.#lastLsn) throw new ReplicationError('LsnOverflow', 'the log reached LSN 2^53 - 1');
     const view = viewOf(bytes);
+    this.#checkRecords(bytes, view, startLsn, count);
     let offset = 0;
     for (let i = 0; i < count; i++) {
       const length = view.getUint32(offset + RecordOffset.length, true);
@@ -231,11 +239,35 @@ export class Log {
     return this.#flushedLsn;
   }
 
+  /**
+   * Walks `count` records of `bytes`: each length must be plausible and lie
+   * within `bytes`, and record `i` must carry LSN `startLsn + i`. Without
+   * this a zero length would place empty records and burn LSNs, and a short
+   * buffer would throw half-way with some records already placed.
+   */
+  #checkRecords(bytes: Uint8Array, view: DataView, startLsn: number, count: number): void {
+    let offset = 0;
+    for (let i = 0; i < count; i++) {
+      const length = offset + RECORD_HEADER_BYTES <= bytes.length ? view.getUint32(offset + RecordOffset.length, true) : 0;
+      if (length < RECORD_HEADER_BYTES || offset + length > bytes.length) {
+        throw new ReplicationError('TruncatedBatch', `record ${i + 1} of ${count} does not fit in ${bytes.length} bytes at offset ${offset}`,
+          { details: { offset, length, count } });
+      }
+      const lsn = readU64(view, offset + RecordOffset.lsn);
+      if (lsn !== startLsn + i) {
+        throw new ReplicationError('LogGap', `record ${i + 1} of ${count} has LSN ${lsn}, expected ${startLsn + i}`,
+          { details: { expected: startLsn + i, actual: lsn } });
+      }
+      offset += length;
+    }
+  }
+
   /** Resolves once `lsn` is durable (follows the tail). Rejects if the log fails or closes first. */
   waitFlushed(lsn: number): Promise<void> {
     if (this.#flushedLsn >= lsn) return Promise.resolve();
     if (this.#failure) return Promise.reject(this.#failure);
-    if (this.#closed) return Promise.reject(this.#closedError());
+    // While closing, LSNs already appended are still being flushed.
+    if (this.#closed && lsn > this.#lastLsn) return Promise.reject(this.#closedError());
     return new Promise((resolve, reject) => this.#flushWaiters.push({ lsn, resolve, reject }));
   }
 
@@ -276,26 +308,55 @@ export class Log {
     }
     const segment = this.#segmentHolding(lsn + 1);
     const cut = await this.#locate(segment, lsn + 1);
+    let lastEpoch = 0;
+    let lastTimestampMs = 0;
     if (lsn >= this.firstLsn) {
       const holder = this.#segmentHolding(lsn);
       const head = new Uint8Array(RECORD_HEADER_BYTES);
       await this.#readAt(holder, head, await this.#locate(holder, lsn));
-      this.#lastEpoch = viewOf(head).getUint32(RecordOffset.epoch, true);
-      this.#lastTimestampMs = readU64(viewOf(head), RecordOffset.timestampMs);
-    } else {
-      this.#lastEpoch = 0;
-      this.#lastTimestampMs = 0;
+      lastEpoch = viewOf(head).getUint32(RecordOffset.epoch, true);
+      lastTimestampMs = readU64(viewOf(head), RecordOffset.timestampMs);
     }
-    await zeroRange(this.#fs, segment.path, cut, segment.bytes);
-    const later = this.#segments.filter((s) => s.firstLsn > segment.firstLsn);
+    // Later segments go first, newest first, and durably; only then is the
+    // tail of `segment` cut. A crash part-way then leaves a contiguous log
+    // that still ends with (part of) the old tail, which a retry cuts again.
+    // Cutting first would leave a gap before the surviving later segments,
+    // which recovery must report as corruption.
+    const later = this.#segments.filter((s) => s.firstLsn > segment.firstLsn).reverse();
     for (const s of later) await this.#deleteSegment(s);
     if (later.length > 0) await this.#syncDir();
     this.#segments = this.#segments.filter((s) => !s.deleted);
+    await this.#cutFile(segment, cut);
     segment.bytes = segment.durableBytes = cut;
     segment.lastLsn = segment.durableLastLsn = lsn;
     segment.index.truncateAfter(lsn);
     this.#lastLsn = this.#flushedLsn = lsn;
+    this.#lastEpoch = lastEpoch;
+    this.#lastTimestampMs = lastTimestampMs;
+    this.#rewrites++;
     return { fromLsn: lsn + 1, toLsn, count: toLsn - lsn };
+  }
+
+  /**
+   * Drops the bytes of `segment`'s file from `cut` on. The file is first
+   * shortened (one atomic size change, made durable) and only then zero-filled
+   * back to its preallocated size: zeroing the old records in place could be
+   * cut short by a crash and leave intact records after zeros, which recovery
+   * must report as corruption.
+   */
+  async #cutFile(segment: Segment, cut: number): Promise<void> {
+    const handle = await this.#fs.open(segment.path);
+    let size: number;
+    try {
+      size = await handle.size();
+      if (size <= cut) return;
+      await handle.truncate(cut);
+      await handle.datasync();
+    } finally {
+      await handle.close();
+    }
+    if (this.#preallocate) await zeroRange(this.#fs, segment.path, cut, size);
+    segment.fileBytes = this.#preallocate ? size : cut;
   }
 
   /** Deletes whole segments that hold only records before `lsn` (never the active one). Returns how many. */
@@ -320,13 +381,24 @@ export class Log {
     this.#lastLsn = this.#flushedLsn = lsn;
     this.#lastEpoch = 0;
     this.#lastTimestampMs = 0;
+    this.#rewrites++;
+    // Waiters for LSNs the reset jumped over would otherwise hang until the
+    // next group commit; they wake now and find those LSNs gone (LogTruncated).
+    this.#releaseWaiters();
   }
 
   /** Stops accepting appends, flushes what was appended, closes every file. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    await this.#idle();
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown();
+    return this.#closing;
+  }
+
+  async #shutdown(): Promise<void> {
+    // Refuse appends before waiting for the last flush: an append accepted
+    // after the wait would be flushed into handles being closed, fail the
+    // log with an IoError and lose the record.
     this.#closed = true;
+    await this.#idle();
     await this.#spare?.catch(() => false);
     for (const s of this.#segments) {
       await s.handle?.close();
@@ -406,12 +478,16 @@ export class Log {
   }
 
   async #writeGroup(group: WriteGroup): Promise<void> {
+    // A group that spans a roll makes the older segment durable before the
+    // next file is even created: otherwise a crash could keep records of the
+    // new segment behind a torn tail of the old one, which recovery must
+    // treat as corruption (a gap before a later segment).
     for (const extent of group.extents) {
       const segment = extent.segment;
       if (segment.handle === undefined) await this.#materialize(segment);
       await segment.handle!.write(group.buffer.subarray(extent.start, extent.end), extent.fileOffset);
+      await segment.handle!.datasync();
     }
-    for (const extent of group.extents) await extent.segment.handle!.datasync();
     if (this.#dirDirty) await this.#syncDir();
   }
 
@@ -425,15 +501,28 @@ export class Log {
     if (group.entries > 0) this.#flushedLsn = group.lastLsn;
     if (group.pooled && this.#pool.length < POOL_BUFFERS) this.#pool.push(group.buffer);
     group.resolve();
-    if (this.#flushWaiters.length > 0) {
-      const flushed = this.#flushedLsn;
-      const ready = this.#flushWaiters.filter((w) => w.lsn <= flushed);
-      if (ready.length > 0) {
-        this.#flushWaiters = this.#flushWaiters.filter((w) => w.lsn > flushed);
-        for (const w of ready) w.resolve();
+    this.#releaseWaiters();
+    if (group.entries === 0) return;
+    for (const listener of this.#flushListeners) {
+      // A host listener that throws must not fail the log (the flush loop
+      // would take its error for a write failure) nor starve the others.
+      try {
+        listener(this.#flushedLsn);
+      } catch {
+        // ignored: the listener's own bug
       }
     }
-    for (const listener of this.#flushListeners) listener(this.#flushedLsn);
+  }
+
+  /** Resolves the `waitFlushed` callers whose LSN is now durable. */
+  #releaseWaiters(): void {
+    if (this.#flushWaiters.length === 0) return;
+    const flushed = this.#flushedLsn;
+    const ready = this.#flushWaiters.filter((w) => w.lsn <= flushed);
+    if (ready.length > 0) {
+      this.#flushWaiters = this.#flushWaiters.filter((w) => w.lsn > flushed);
+      for (const w of ready) w.resolve();
+    }
   }
 
   #fail(cause: unknown): void {
@@ -497,6 +586,11 @@ export class Log {
       await segment.handle?.close();
       segment.handle = undefined;
     }
+  }
+
+  /** @internal how many times the tail was rewritten (truncateAfter, resetTo). */
+  get rewrites(): number {
+    return this.#rewrites;
   }
 
   /** @internal the segment that holds durable record `lsn`. */
@@ -584,7 +678,9 @@ export class Log {
     }
     let pos = 0;
     let count = 0;
-    while (count < maxEntries && pos + RECORD_HEADER_BYTES <= n) {
+    // `count === 0`: always at least one record, as documented, even for
+    // maxEntries < 1 (which would otherwise be reported as Corruption).
+    while ((count < maxEntries || count === 0) && pos + RECORD_HEADER_BYTES <= n) {
       const length = view.getUint32(pos, true);
       if (length < RECORD_HEADER_BYTES || pos + length > n) break;
       pos += length;
@@ -614,6 +710,8 @@ export class LogCursor {
   #nextLsn: number;
   #segment: Segment | undefined;
   #offset = 0;
+  /** `log.rewrites` when `#segment`/`#offset` were found. */
+  #rewrites = 0;
 
   constructor(log: Log, fromLsn: number) {
     this.#log = log;
@@ -635,7 +733,11 @@ export class LogCursor {
   async next(maxBytes: number, maxEntries?: number): Promise<LogRead | undefined> {
     if (this.#nextLsn > this.#log.flushedLsn) return undefined;
     let segment = this.#segment;
-    if (segment === undefined || segment.deleted || !segment.holdsDurable(this.#nextLsn)) {
+    // After truncateAfter the same LSN may come back at another offset, so a
+    // cached offset is only trusted while the tail was not rewritten.
+    if (segment === undefined || segment.deleted || !segment.holdsDurable(this.#nextLsn) ||
+        this.#rewrites !== this.#log.rewrites) {
+      this.#rewrites = this.#log.rewrites;
       segment = this.#log.segmentHolding(this.#nextLsn);
       this.#offset = await this.#log.locate(segment, this.#nextLsn);
       this.#segment = segment;

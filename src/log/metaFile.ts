@@ -21,7 +21,12 @@ const utf8Decoder = new TextDecoder();
 
 /** Writes `data` (JSON-serialisable) atomically as the node's metadata. */
 export async function writeMetaFile(fs: FileSystem, dir: string, data: unknown): Promise<void> {
-  const body = JSON.stringify(data);
+  const body = JSON.stringify(data) as string | undefined;
+  // undefined, a function or a symbol has no JSON form: the file would be
+  // written without `data` and read back as Corruption on the next start.
+  if (body === undefined) {
+    throw new ReplicationError('InvalidEntry', `metadata must be JSON-serialisable, got ${typeof data}`);
+  }
   const text = JSON.stringify({ format: 1, crc32c: crc32c(utf8.encode(body)), data }, null, 2) + '\n';
   const temp = joinPath(dir, TEMP_FILE);
   await fs.unlink(temp);

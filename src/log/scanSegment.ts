@@ -63,8 +63,13 @@ export function isZero(bytes: Uint8Array, from: number): boolean {
   let i = from;
   while (i < bytes.length && (bytes.byteOffset + i) % 8 !== 0) if (bytes[i++] !== 0) return false;
   const words = Math.floor((bytes.length - i) / 8);
-  const wide = new Float64Array(bytes.buffer, bytes.byteOffset + i, words);
-  for (let w = 0; w < words; w++) if (wide[w] !== 0 || Object.is(wide[w], -0)) return false;
+  // Only build the wide view when there is a whole word: when the bytes end
+  // before an 8-byte boundary, `i` is unaligned and even an empty
+  // Float64Array over it throws a RangeError.
+  if (words > 0) {
+    const wide = new Float64Array(bytes.buffer, bytes.byteOffset + i, words);
+    for (let w = 0; w < words; w++) if (wide[w] !== 0 || Object.is(wide[w], -0)) return false;
+  }
   for (i += words * 8; i < bytes.length; i++) if (bytes[i] !== 0) return false;
   return true;
 }
