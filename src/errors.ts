@@ -55,12 +55,14 @@ export interface ReplicationErrorOptions {
   /** The underlying error, if any. */
   cause?: unknown;
   /** Structured context (file, offset, LSNs, ...) for logs and tests. */
-  details?: Record<string, unknown>;
+  context?: Record<string, unknown>;
 }
 
 /**
  * The error class of the library: a stable `code`, a message that says what
- * happened, an optional `suggestion`, `cause` and `details`.
+ * happened, an optional `suggestion`, `cause` and `context`. (The field is
+ * `context`, not `details`: test runners such as uvu read an error's
+ * `details` as an assertion diff and hide the failure.)
  *
  * @example
  * throw new ReplicationError('StaleEpoch', 'batch from epoch 3, local epoch is 4',
@@ -72,14 +74,14 @@ export class ReplicationError extends Error {
   /** What the caller can do about it, when there is something. */
   readonly suggestion: string | undefined;
   /** Structured context (file, offset, LSNs, ...). */
-  readonly details: Record<string, unknown> | undefined;
+  readonly context: Record<string, unknown> | undefined;
 
   constructor(code: ErrorCode, message: string, options: ReplicationErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'ReplicationError';
     this.code = code;
     this.suggestion = options.suggestion;
-    this.details = options.details;
+    this.context = options.context;
   }
 
   /** Plain JSON shape used by the HTTP API and ERROR frames. */
@@ -94,7 +96,7 @@ export class ReplicationError extends Error {
  * True when `err` is a {@link ReplicationError}, optionally with the given code.
  *
  * @example
- * if (isReplicationError(err, 'Corruption')) console.error(err.details)
+ * if (isReplicationError(err, 'Corruption')) console.error(err.context)
  */
 export function isReplicationError(err: unknown, code?: ErrorCode): err is ReplicationError {
   return err instanceof ReplicationError && (code === undefined || err.code === code);

@@ -9,7 +9,7 @@ import type { FileHandle, FileSystem } from '../log/fileSystem.js';
 
 function ioError(op: string, path: string, cause: unknown): ReplicationError {
   const code = (cause as { code?: string }).code ?? 'unknown';
-  return new ReplicationError('IoError', `${op} ${path} failed (${code})`, { cause, details: { path, op } });
+  return new ReplicationError('IoError', `${op} ${path} failed (${code})`, { cause, context: { path, op } });
 }
 
 async function io<T>(op: string, path: string, fn: () => Promise<T>): Promise<T> {
@@ -68,7 +68,7 @@ class NodeFileHandle implements FileHandle {
  */
 export const nodeFileSystem: FileSystem = {
   async open(path, options = {}) {
-    const flags = options.create ? constants.O_RDWR | constants.O_CREAT : constants.O_RDWR;
+    const flags = constants.O_RDWR | (options.create ? constants.O_CREAT : 0) | (options.dsync ? constants.O_DSYNC : 0);
     return new NodeFileHandle(await io('open', path, () => fsp.open(path, flags, 0o644)), path);
   },
   readdir: (dir) => io('readdir', dir, () => fsp.readdir(dir)),

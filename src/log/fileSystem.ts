@@ -20,10 +20,22 @@ export interface FileHandle {
   close(): Promise<void>;
 }
 
+/** Options of `FileSystem.open`. */
+export interface OpenOptions {
+  /** Create the file (empty) when it is missing. */
+  create?: boolean;
+  /** Every write is durable when it resolves (O_DSYNC). */
+  dsync?: boolean;
+}
+
 /** A directory tree of files. */
 export interface FileSystem {
-  /** Opens a file for reading and writing; creates it (empty) when `create` is set and it is missing. */
-  open(path: string, options?: { create?: boolean }): Promise<FileHandle>;
+  /**
+   * Opens a file for reading and writing; creates it (empty) when `create` is
+   * set and it is missing. With `dsync`, every write is durable when it
+   * resolves (O_DSYNC: write and fdatasync in one operation).
+   */
+  open(path: string, options?: OpenOptions): Promise<FileHandle>;
   /** Names (not paths) of the entries in a directory. */
   readdir(dir: string): Promise<string[]>;
   /** Creates a directory and its parents when missing. */

@@ -54,13 +54,13 @@ export async function readMetaFile(fs: FileSystem, dir: string): Promise<unknown
   try {
     parsed = JSON.parse(utf8Decoder.decode(bytes)) as typeof parsed;
   } catch (cause) {
-    throw new ReplicationError('Corruption', `${path} is not valid JSON`, { cause, details: { file: path } });
+    throw new ReplicationError('Corruption', `${path} is not valid JSON`, { cause, context: { file: path } });
   }
   if (parsed.format !== 1 || typeof parsed.crc32c !== 'number' || !('data' in parsed)) {
-    throw new ReplicationError('Corruption', `${path} is not an engram-replication metadata file`, { details: { file: path } });
+    throw new ReplicationError('Corruption', `${path} is not an engram-replication metadata file`, { context: { file: path } });
   }
   if (crc32c(utf8.encode(JSON.stringify(parsed.data))) !== parsed.crc32c) {
-    throw new ReplicationError('Corruption', `${path} fails its checksum`, { details: { file: path } });
+    throw new ReplicationError('Corruption', `${path} fails its checksum`, { context: { file: path } });
   }
   return parsed.data;
 }

@@ -51,9 +51,9 @@ export async function zeroRange(fs: FileSystem, path: string, from: number, to: 
   }
 }
 
-function corruption(file: string, offset: number, reason: string, details: Record<string, unknown>): ReplicationError {
+function corruption(file: string, offset: number, reason: string, extra: Record<string, unknown>): ReplicationError {
   return new ReplicationError('Corruption', `log corrupted in ${file} at byte ${offset} (${reason})`, {
-    details: { file, offset, reason, ...details },
+    context: { file, offset, reason, ...extra },
     suggestion: 'restore this node from a replica (or snapshot), or open the log with { repair: true } to cut the log at this point',
   });
 }

@@ -14,6 +14,8 @@ export class Segment {
   readonly index: SparseIndex;
   /** Open handle; `undefined` until the file exists and is opened. */
   handle: FileHandle | undefined;
+  /** True when `handle` was opened with O_DSYNC (its writes need no fdatasync). */
+  dsyncHandle = false;
   /** Bytes of records appended, durable or not. */
   bytes = 0;
   /** Bytes of records known durable. */

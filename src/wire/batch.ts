@@ -154,7 +154,7 @@ export function decodeBatch(body: Uint8Array): Batch {
   const crc = batchCrc(body, payload);
   if (crc !== expected) {
     throw new ReplicationError('ChecksumMismatch', `batch CRC32C 0x${crc.toString(16)} does not match 0x${expected.toString(16)}`,
-      { details: { expected, actual: crc } });
+      { context: { expected, actual: crc } });
   }
   return {
     epoch: view.getUint32(BatchOffset.epoch, true),
@@ -200,7 +200,7 @@ export function splitRecords(batch: Batch): RecordOffsets {
     const lsn = readU64(view, offset + RecordOffset.lsn);
     if (lsn !== startLsn + i) {
       throw new ReplicationError('LogGap', `record ${i} has LSN ${lsn}, expected ${startLsn + i}`,
-        { details: { expected: startLsn + i, actual: lsn } });
+        { context: { expected: startLsn + i, actual: lsn } });
     }
     offsets[i] = offset;
     offset += length;

@@ -112,13 +112,13 @@ export function encodeRecordInto(
   const spaceLength = writeUtf8(target, body, header.space, SPACE_MAX_BYTES);
   if (spaceLength <= 0) {
     throw new ReplicationError('InvalidEntry', `space name must be 1..${SPACE_MAX_BYTES} UTF-8 bytes`,
-      { details: { space: header.space.slice(0, 64) } });
+      { context: { space: header.space.slice(0, 64) } });
   }
   const keyStart = body + spaceLength;
   const keyLength = writeUtf8(target, keyStart, header.key, KEY_MAX_BYTES);
   if (keyLength < 0) {
     throw new ReplicationError('InvalidEntry', `key must be at most ${KEY_MAX_BYTES} UTF-8 bytes`,
-      { details: { key: header.key.slice(0, 64) } });
+      { context: { key: header.key.slice(0, 64) } });
   }
   let end = keyStart + keyLength;
   if (payload !== undefined && payload.length > 0) {

@@ -12,7 +12,7 @@
  * log.append(...); await gate.reached; ...; gate.release()
  */
 import { nodeFileSystem } from '../../src/adapters/nodeFileSystem.js';
-import type { FileHandle, FileSystem } from '../../src/log/fileSystem.js';
+import type { FileHandle, FileSystem, OpenOptions } from '../../src/log/fileSystem.js';
 
 /** Operations of the port, plus `*:done` completions and test markers. */
 export type FsOp =
@@ -28,7 +28,7 @@ export interface FsEvent {
   path: string;
   position: number;
   length: number;
-  /** Rename target, or marker detail. */
+  /** Rename target, marker detail, or 'dsync' for an O_DSYNC open or write. */
   to: string;
 }
 
@@ -103,9 +103,9 @@ export class RecordingFs implements FileSystem {
     return this.#durableEnd.get(path) ?? 0;
   }
 
-  async open(path: string, options?: { create?: boolean }): Promise<FileHandle> {
-    const handle = await this.#call('open', path, 0, 0, '', () => this.#inner.open(path, options));
-    return new RecordingHandle(this, handle, path);
+  async open(path: string, options?: OpenOptions): Promise<FileHandle> {
+    const handle = await this.#call('open', path, 0, 0, options?.dsync ? 'dsync' : '', () => this.#inner.open(path, options));
+    return new RecordingHandle(this, handle, path, options?.dsync ?? false);
   }
 
   readdir(dir: string): Promise<string[]> {
@@ -139,7 +139,14 @@ export class RecordingFs implements FileSystem {
   }
 
   /** @internal called by handles. */
-  async call<T>(op: FsOp, path: string, position: number, length: number, fn: () => Promise<T>): Promise<T> {
+  async call<T>(op: FsOp, path: string, position: number, length: number, fn: () => Promise<T>, dsync = false): Promise<T> {
+    if (op === 'write' && dsync) {
+      // O_DSYNC: the write is durable when it completes.
+      const result = await this.#call(op, path, position, length, 'dsync', fn);
+      this.#durableEnd.set(path, Math.max(this.durableEnd(path), position + length));
+      this.#push('write:done', path, position, length, 'dsync');
+      return result;
+    }
     if (op === 'write') {
       const result = await this.#call(op, path, position, length, '', fn);
       const list = this.#written.get(path) ?? [];
@@ -182,11 +189,13 @@ class RecordingHandle implements FileHandle {
   readonly #fs: RecordingFs;
   readonly #inner: FileHandle;
   readonly #path: string;
+  readonly #dsync: boolean;
 
-  constructor(fs: RecordingFs, inner: FileHandle, path: string) {
+  constructor(fs: RecordingFs, inner: FileHandle, path: string, dsync: boolean) {
     this.#fs = fs;
     this.#inner = inner;
     this.#path = path;
+    this.#dsync = dsync;
   }
 
   read(buffer: Uint8Array, position: number): Promise<number> {
@@ -194,7 +203,7 @@ class RecordingHandle implements FileHandle {
   }
 
   write(buffer: Uint8Array, position: number): Promise<void> {
-    return this.#fs.call('write', this.#path, position, buffer.length, () => this.#inner.write(buffer, position));
+    return this.#fs.call('write', this.#path, position, buffer.length, () => this.#inner.write(buffer, position), this.#dsync);
   }
 
   datasync(): Promise<void> {

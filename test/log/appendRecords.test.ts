@@ -62,12 +62,12 @@ test('appendRecords at the wrong LSN is a LogGap and changes nothing', () => wit
       try {
         log.appendRecords(shipped(8, 9), 8, 2);
       } catch (e) {
-        return e as { code: string; details?: Record<string, unknown> };
+        return e as { code: string; context?: Record<string, unknown> };
       }
       return undefined;
     })();
     assert.is(err?.code, 'LogGap');
-    assert.equal(err?.details, { expected: 6, actual: 8 });
+    assert.equal(err?.context, { expected: 6, actual: 8 });
     throwsWith(() => log.appendRecords(shipped(5, 6), 5, 2), 'LogGap');
     throwsWith(() => log.appendRecords(shipped(6, 8), 6, 4), 'TruncatedBatch');
     const mislabelled = Buffer.concat([shipped(6, 6), shipped(8, 8)]);

@@ -36,8 +36,8 @@ test('a flipped byte in an older segment refuses to open, naming file and offset
   const err = await rejectsWith(openSmallLog(dir, { segmentBytes: SEGMENT_BYTES }), 'Corruption');
   assert.ok(err.message.includes(damaged), err.message);
   assert.ok(err.message.includes(`byte ${start}`), err.message);
-  assert.is(err.details?.file, damaged);
-  assert.is(err.details?.offset, start);
+  assert.is(err.context?.file, damaged);
+  assert.is(err.context?.offset, start);
   assert.equal(await segmentFiles(dir), names, 'nothing was deleted');
 
   const log = await openSmallLog(dir, { segmentBytes: SEGMENT_BYTES, repair: true });
@@ -71,7 +71,7 @@ test('a flipped byte in the last segment with intact records after it is corrupt
   const { start, lsn } = await flipRecordByte(dir, last, 1);
   const err = await rejectsWith(openSmallLog(dir, { segmentBytes: SEGMENT_BYTES }), 'Corruption');
   assert.ok(err.message.includes(last) && err.message.includes(`byte ${start}`), err.message);
-  assert.is(err.details?.offset, start);
+  assert.is(err.context?.offset, start);
 
   const log = await openSmallLog(dir, { segmentBytes: SEGMENT_BYTES, repair: true });
   try {
@@ -108,8 +108,8 @@ test('a missing middle segment is corruption; repair keeps what comes before the
   const names = await build(dir);
   await rm(join(dir, names[2]!));
   const err = await rejectsWith(openSmallLog(dir, { segmentBytes: SEGMENT_BYTES }), 'Corruption');
-  assert.is(err.details?.reason, 'missing-segment');
-  assert.is(err.details?.file, names[1]);
+  assert.is(err.context?.reason, 'missing-segment');
+  assert.is(err.context?.file, names[1]);
   assert.ok(err.message.includes(names[1]!), err.message);
 
   const log = await openSmallLog(dir, { segmentBytes: SEGMENT_BYTES, repair: true });
@@ -132,7 +132,7 @@ test('a flipped byte in a record header (LSN field) of an older segment is caugh
   bytes[second.start + 8]! ^= 0x01; // the LSN's lowest byte
   await writeFile(join(dir, names[0]!), bytes);
   const err = await rejectsWith(openSmallLog(dir, { segmentBytes: SEGMENT_BYTES }), 'Corruption');
-  assert.is(err.details?.offset, second.start);
+  assert.is(err.context?.offset, second.start);
 }));
 
 test.run();

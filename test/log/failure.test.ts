@@ -11,7 +11,7 @@ const add = (log: Log, key: string): number => log.append('s', key, RecordKind.P
 
 async function openFailing(dir: string): Promise<{ fs: RecordingFs; log: Log }> {
   const fs = new RecordingFs();
-  const log = await openLog({ dir, fs, segmentBytes: 4096, preallocate: false });
+  const log = await openLog({ dir, fs, segmentBytes: 4096, preallocate: false, syncMethod: 'fdatasync' });
   add(log, 'ok');
   await log.sync();
   return { fs, log };

@@ -15,9 +15,9 @@ function add(log: Log, i: number): number {
   return log.append('space', `k${String(i % 1000).padStart(3, '0')}`, RecordKind.Put, i, PAYLOAD, i);
 }
 
-async function openRecorded(dir: string, options: { groupMaxEntries?: number; groupMaxBytes?: number; segmentBytes?: number } = {}) {
+async function openRecorded(dir: string, options: { groupMaxEntries?: number; groupMaxBytes?: number; segmentBytes?: number; syncMethod?: 'dsync' | 'fdatasync' } = {}) {
   const fs = new RecordingFs();
-  const log = await openLog({ dir, fs, segmentBytes: 1 << 20, preallocate: false, ...options });
+  const log = await openLog({ dir, fs, segmentBytes: 1 << 20, preallocate: false, syncMethod: 'fdatasync', ...options });
   fs.clear();
   return { fs, log };
 }

@@ -137,14 +137,14 @@ export async function fileBytes(dir: string, name: string): Promise<Uint8Array> 
 }
 
 /** Asserts that `promise` rejects with a ReplicationError of `code`; returns the error. */
-export async function rejectsWith(promise: Promise<unknown>, code: string): Promise<{ code: string; message: string; details?: Record<string, unknown> | undefined }> {
+export async function rejectsWith(promise: Promise<unknown>, code: string): Promise<{ code: string; message: string; context?: Record<string, unknown> | undefined }> {
   try {
     await promise;
   } catch (err) {
-    const e = err as { name?: string; code?: string; message: string; details?: Record<string, unknown> };
+    const e = err as { name?: string; code?: string; message: string; context?: Record<string, unknown> };
     assert.is(e.name, 'ReplicationError', `expected a ReplicationError, got ${String(err)}`);
     assert.is(e.code, code, `expected code ${code}, got ${e.code}: ${e.message}`);
-    return e as { code: string; message: string; details?: Record<string, unknown> };
+    return e as { code: string; message: string; context?: Record<string, unknown> };
   }
   assert.unreachable(`expected a rejection with ${code}`);
   throw new Error('unreachable');

@@ -86,7 +86,7 @@ test('a damaged metadata file is Corruption', () => withTempDir(async (dir) => {
   await writeFile(path, good.replace('"nodeId": "n1"', '"nodeId": "n9"'));
   const err = await rejectsWith(readMetaFile(nodeFileSystem, dir), 'Corruption');
   assert.ok(err.message.includes(META_FILE), err.message);
-  assert.is(err.details?.file, path);
+  assert.is(err.context?.file, path);
 
   await writeFile(path, good.slice(0, good.length >> 1));
   await rejectsWith(readMetaFile(nodeFileSystem, dir), 'Corruption');

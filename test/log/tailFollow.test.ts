@@ -13,7 +13,7 @@ async function drainMicrotasks(): Promise<void> {
 
 test('a cursor at the end waits and wakes when new records are flushed, not before', () => withTempDir(async (dir) => {
   const fs = new RecordingFs();
-  const log = await openLog({ dir, fs, segmentBytes: 4096, preallocate: false });
+  const log = await openLog({ dir, fs, segmentBytes: 4096, preallocate: false, syncMethod: 'fdatasync' });
   try {
     log.append('s', 'k1', RecordKind.Put, 1, undefined, 1);
     await log.sync();

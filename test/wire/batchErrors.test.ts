@@ -70,11 +70,11 @@ test('sizes that do not add up → InvalidBatchSize or TruncatedBatch', () => {
   throwsCode(() => encodeBatchHeader({ ...fields, count: 2 ** 32 }, payload), 'InvalidBatchSize', 'count over u32');
 });
 
-test('any changed byte → ChecksumMismatch with expected and actual in details', () => {
+test('any changed byte → ChecksumMismatch with expected and actual in context', () => {
   const err = throwsCode(() => decodeBatch(patched((v) => v.setUint8(BATCH_HEADER_BYTES + 20, v.getUint8(BATCH_HEADER_BYTES + 20) ^ 0xff))), 'ChecksumMismatch');
-  assert.type(err.details?.['expected'], 'number');
-  assert.type(err.details?.['actual'], 'number');
-  assert.is.not(err.details?.['expected'], err.details?.['actual']);
+  assert.type(err.context?.['expected'], 'number');
+  assert.type(err.context?.['actual'], 'number');
+  assert.is.not(err.context?.['expected'], err.context?.['actual']);
   throwsCode(() => decodeBatch(patched((v) => v.setUint8(BatchOffset.reserved + 11, 1))), 'ChecksumMismatch', 'reserved byte');
   throwsCode(() => decodeBatch(patched((v) => v.setUint32(BatchOffset.epoch, 3, true))), 'ChecksumMismatch', 'epoch');
   throwsCode(() => decodeBatch(patched((v) => v.setUint32(BatchOffset.crc, v.getUint32(BatchOffset.crc, true) + 1, true))), 'ChecksumMismatch', 'crc');
@@ -84,7 +84,7 @@ test('an LSN gap inside a CRC-valid payload → LogGap from splitRecords', () =>
   const gap = concat([recordsPayload(['a', 'b'], 10), recordsPayload(['d'], 13)]); // 10, 11, 13
   const batch = decodeBatch(honest(gap));
   const err = throwsCode(() => splitRecords(batch), 'LogGap');
-  assert.equal(err.details, { expected: 12, actual: 13 });
+  assert.equal(err.context, { expected: 12, actual: 13 });
   throwsCode(() => splitRecords(decodeBatch(honest(payload, { startLsn: 9 }))), 'LogGap', 'startLsn off by one');
   const repeated = concat([recordsPayload(['a'], 10), recordsPayload(['b'], 10), recordsPayload(['c'], 11)]);
   throwsCode(() => splitRecords(decodeBatch(honest(repeated))), 'LogGap', 'a repeated LSN');

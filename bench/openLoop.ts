@@ -1,0 +1,31 @@
+/**
+ * An open-loop load generator: issues operations at a fixed offered rate
+ * whatever the latency, and measures each from the moment it was *due*
+ * (so queueing delay is counted; no coordinated omission).
+ */
+import { setImmediate as yieldToIo } from 'node:timers/promises';
+
+/** Latencies in ms of every operation issued at `ratePerSec` for `durationMs`. */
+export async function openLoop(ratePerSec: number, durationMs: number, op: () => Promise<unknown>): Promise<Float64Array> {
+  const total = Math.floor((ratePerSec * durationMs) / 1000);
+  const latencies = new Float64Array(total);
+  const start = performance.now();
+  let issued = 0;
+  let completed = 0;
+  let allDone: () => void = () => undefined;
+  const finished = new Promise<void>((resolve) => (allDone = resolve));
+  while (issued < total) {
+    const due = Math.min(total, Math.floor(((performance.now() - start) * ratePerSec) / 1000) + 1);
+    while (issued < due) {
+      const i = issued++;
+      const dueAt = start + (i * 1000) / ratePerSec;
+      op().then(() => {
+        latencies[i] = performance.now() - dueAt;
+        if (++completed === total) allDone();
+      });
+    }
+    await yieldToIo();
+  }
+  await finished;
+  return latencies.sort();
+}
