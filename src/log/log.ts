@@ -76,6 +76,7 @@ export interface TruncateReport {
 }
 
 const POOL_BUFFERS = 4;
+const GROUP_MAX_BYTES_DEFAULT = 4 * 1024 * 1024;
 const resolved = Promise.resolve();
 const LOCATE_CHUNK_BYTES = 256 * 1024;
 
@@ -84,6 +85,7 @@ export async function openLog(options: LogOptions): Promise<Log> {
   await options.fs.mkdirp(options.dir);
   const recovered = await recoverSegments(options.fs, options.dir, {
     repair: options.repair ?? false,
+    tornWindowBytes: options.groupMaxBytes ?? GROUP_MAX_BYTES_DEFAULT,
     ...(options.indexStrideBytes === undefined ? {} : { indexStrideBytes: options.indexStrideBytes }),
   });
   const log = new Log(options, recovered.segments, recovered.lastEpoch, recovered.lastTimestampMs, recovered.report);
@@ -134,7 +136,7 @@ export class Log {
     this.#preallocate = options.preallocate ?? true;
     this.#dsync = (options.syncMethod ?? 'dsync') === 'dsync';
     this.#groupMaxEntries = options.groupMaxEntries ?? 1000;
-    this.#groupMaxBytes = options.groupMaxBytes ?? 4 * 1024 * 1024;
+    this.#groupMaxBytes = options.groupMaxBytes ?? GROUP_MAX_BYTES_DEFAULT;
     this.#initialLsn = options.firstLsn ?? 1;
     this.#segments = segments;
     this.recovery = report;

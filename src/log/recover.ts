@@ -1,8 +1,11 @@
 /**
  * Recovery on open: reads every segment in LSN order, verifies every record,
  * and decides what a problem means. A torn tail of the last segment (a write
- * cut short by a crash, never acknowledged) is cut off and zeroed. Anything
- * else — a bad record with intact records after it, a damaged older segment,
+ * cut short by a crash, never acknowledged) is cut off and zeroed — even
+ * when intact records follow the damage, as long as they all end within one
+ * group commit's bytes of it (`tornWindowBytes`): a multi-page write can
+ * reach the disk out of order, and no record of an unfinished group was
+ * acknowledged. Anything else — intact records further on, a damaged older segment,
  * a missing segment — is corruption: the log refuses to open with an error
  * naming the file and byte offset, unless `repair` is set, in which case it
  * truncates there and reports exactly what it cut.
@@ -10,6 +13,8 @@
 import { ReplicationError } from '../errors.js';
 import type { FileSystem } from './fileSystem.js';
 import { joinPath } from './fileSystem.js';
+import { checkRecordAt } from '../wire/record.js';
+import { viewOf } from '../wire/u64.js';
 import { type ScanProblem, findRecordAfter, isZero, scanSegment } from './scanSegment.js';
 import { Segment } from './segment.js';
 import { SPARE_SEGMENT_NAME, parseSegmentName, segmentName } from './segmentName.js';
@@ -58,11 +63,32 @@ function corruption(file: string, offset: number, reason: string, extra: Record<
   });
 }
 
+/**
+ * End offset of the furthest intact record (LSN >= `minLsn`) found at or
+ * after `from`, following each chain of consecutive valid records; -1 when
+ * there is none.
+ */
+function furthestIntactEnd(bytes: Uint8Array, from: number, minLsn: number): number {
+  const view = viewOf(bytes);
+  let furthest = -1;
+  let at = findRecordAfter(bytes, from, minLsn);
+  while (at >= 0) {
+    let length = checkRecordAt(bytes, at, view);
+    while (length > 0) {
+      at += length;
+      furthest = at;
+      length = checkRecordAt(bytes, at, view);
+    }
+    at = findRecordAfter(bytes, at + 1, minLsn);
+  }
+  return furthest;
+}
+
 /** Scans every segment of `dir`; see the module comment for the rules. */
 export async function recoverSegments(
   fs: FileSystem,
   dir: string,
-  options: { repair: boolean; indexStrideBytes?: number },
+  options: { repair: boolean; tornWindowBytes: number; indexStrideBytes?: number },
 ): Promise<Recovered> {
   const names = await fs.readdir(dir);
   if (names.includes(SPARE_SEGMENT_NAME)) await fs.unlink(joinPath(dir, SPARE_SEGMENT_NAME));
@@ -89,11 +115,16 @@ export async function recoverSegments(
       }
       cutAt = { offset: scan.endOffset, reason };
     } else if (isLast && scan.problem !== undefined) {
-      const later = findRecordAfter(bytes, scan.endOffset + 1, scan.lastLsn + 1);
-      if (later >= 0 && !options.repair) {
-        throw corruption(segment.name, scan.endOffset, scan.problem, { lastGoodLsn: scan.lastLsn, intactRecordAt: later });
+      // Intact records after the damage are expected after a crash only when
+      // they belong to the same unacknowledged group write (a later page
+      // reached the disk, an earlier one did not): all of it lies within
+      // one group's bytes of the damage. Anything further is corruption.
+      const intactEnd = furthestIntactEnd(bytes, scan.endOffset + 1, scan.lastLsn + 1);
+      const corrupt = intactEnd > scan.endOffset + options.tornWindowBytes;
+      if (corrupt && !options.repair) {
+        throw corruption(segment.name, scan.endOffset, scan.problem, { lastGoodLsn: scan.lastLsn, intactRecordsUntil: intactEnd });
       }
-      if (later >= 0) cutAt = { offset: scan.endOffset, reason: scan.problem };
+      if (corrupt) cutAt = { offset: scan.endOffset, reason: scan.problem };
       else report.tornTail = { file: segment.name, offset: scan.endOffset, bytes: bytes.length - scan.endOffset };
     }
 

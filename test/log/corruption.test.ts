@@ -63,17 +63,17 @@ test('a flipped byte in an older segment refuses to open, naming file and offset
   await again.close();
 }));
 
-test('a flipped byte in the last segment with intact records after it is corruption, not a torn tail', () => withTempDir(async (dir) => {
+test('a flipped byte in the last segment with intact records beyond one group after it is corruption, not a torn tail', () => withTempDir(async (dir) => {
   const names = await build(dir);
   const last = names[names.length - 1]!;
   const count = recordRanges(await fileBytes(dir, last)).length;
   assert.ok(count >= 3);
   const { start, lsn } = await flipRecordByte(dir, last, 1);
-  const err = await rejectsWith(openSmallLog(dir, { segmentBytes: SEGMENT_BYTES }), 'Corruption');
+  const err = await rejectsWith(openSmallLog(dir, { segmentBytes: SEGMENT_BYTES, groupMaxBytes: 1 }), 'Corruption');
   assert.ok(err.message.includes(last) && err.message.includes(`byte ${start}`), err.message);
   assert.is(err.context?.offset, start);
 
-  const log = await openSmallLog(dir, { segmentBytes: SEGMENT_BYTES, repair: true });
+  const log = await openSmallLog(dir, { segmentBytes: SEGMENT_BYTES, groupMaxBytes: 1, repair: true });
   try {
     assert.equal(log.recovery.repaired, {
       file: last, offset: start, reason: 'checksum', discardedFromLsn: lsn, removedSegments: [],
@@ -133,6 +133,26 @@ test('a flipped byte in a record header (LSN field) of an older segment is caugh
   await writeFile(join(dir, names[0]!), bytes);
   const err = await rejectsWith(openSmallLog(dir, { segmentBytes: SEGMENT_BYTES }), 'Corruption');
   assert.is(err.context?.offset, second.start);
+}));
+
+test('a hole followed by intact records within one group is a torn (unacknowledged) write, cut', () => withTempDir(async (dir) => {
+  const names = await build(dir);
+  const last = names[names.length - 1]!;
+  const ranges = recordRanges(await fileBytes(dir, last));
+  assert.ok(ranges.length >= 3);
+  // An earlier page of the last group write never reached the disk; later ones did.
+  const { start, lsn } = await flipRecordByte(dir, last, 1);
+  const log = await openSmallLog(dir, { segmentBytes: SEGMENT_BYTES }); // default window: 4 MiB
+  try {
+    assert.is(log.recovery.repaired, undefined);
+    assert.equal(log.recovery.tornTail?.file, last);
+    assert.is(log.recovery.tornTail?.offset, start);
+    assert.is(log.lastLsn, lsn - 1, 'the records after the hole, never acknowledged, are cut too');
+    const tail = (await fileBytes(dir, last)).subarray(start);
+    assert.ok(tail.every((b) => b === 0), 'and zeroed, so they cannot come back');
+  } finally {
+    await log.close();
+  }
 }));
 
 test.run();
