@@ -76,6 +76,15 @@ export interface TruncateReport {
 }
 
 const POOL_BUFFERS = 4;
+
+/** Runs a listener; its exception is its own bug and must not fail the log nor starve other listeners. */
+function guarded(fn: () => void): void {
+  try {
+    fn();
+  } catch {
+    // ignored on purpose
+  }
+}
 const GROUP_MAX_BYTES_DEFAULT = 4 * 1024 * 1024;
 const resolved = Promise.resolve();
 const LOCATE_CHUNK_BYTES = 256 * 1024;
@@ -116,6 +125,7 @@ export class Log {
   #idleWaiters: (() => void)[] = [];
   #flushWaiters: { lsn: number; resolve: () => void; reject: (err: unknown) => void }[] = [];
   #flushListeners = new Set<(flushedLsn: number) => void>();
+  #durableListeners = new Set<(records: Uint8Array, firstLsn: number, count: number) => void>();
   #dirDirty = false;
   #spare: Promise<boolean> | undefined;
   #lastLsn: number;
@@ -284,6 +294,17 @@ export class Log {
     // While closing, LSNs already appended are still being flushed.
     if (this.#closed && lsn > this.#lastLsn) return Promise.reject(this.#closedError());
     return new Promise((resolve, reject) => this.#flushWaiters.push({ lsn, resolve, reject }));
+  }
+
+  /**
+   * Calls `listener(records, firstLsn, count)` with the bytes of every group
+   * as soon as it is durable, in LSN order, before its writers resolve (so a
+   * projection applied here is visible when `sync()` resolves). `records` is
+   * valid only during the call. Returns an unsubscribe function.
+   */
+  onDurable(listener: (records: Uint8Array, firstLsn: number, count: number) => void): () => void {
+    this.#durableListeners.add(listener);
+    return () => this.#durableListeners.delete(listener);
   }
 
   /** Calls `listener(flushedLsn)` after every group commit; returns an unsubscribe function. */
@@ -473,18 +494,30 @@ export class Log {
     });
   }
 
+  /**
+   * One group is written at a time, in order. As soon as group N+1's write
+   * is issued, group N is completed (durable listeners, writers resolved):
+   * its writers' CPU work then overlaps the next group's I/O instead of
+   * alternating with it.
+   */
   async #flushLoop(): Promise<void> {
     if (this.#flushing) return;
     this.#flushing = true;
+    let written: WriteGroup | undefined;
     try {
       while (this.#groups.length > 0 && this.#failure === undefined) {
         const group = this.#groups[0]!;
         group.sealed = true;
-        if (group.entries > 0) await this.#writeGroup(group);
+        const writing = group.entries > 0 ? this.#writeGroup(group) : resolved;
+        if (written !== undefined) this.#completeGroup(written);
+        written = undefined;
+        await writing;
         this.#groups.shift();
-        this.#completeGroup(group);
+        written = group;
       }
+      if (written !== undefined) this.#completeGroup(written);
     } catch (cause) {
+      if (written !== undefined) this.#completeGroup(written);
       this.#fail(cause);
     } finally {
       this.#flushing = false;
@@ -515,20 +548,17 @@ export class Log {
       segment.durableLastLsn = extent.lastLsn;
       segment.fileBytes = Math.max(segment.fileBytes, segment.durableBytes);
     }
-    if (group.entries > 0) this.#flushedLsn = group.lastLsn;
+    if (group.entries > 0) {
+      this.#flushedLsn = group.lastLsn;
+      const bytes = group.buffer.subarray(0, group.used);
+      const firstLsn = group.lastLsn - group.entries + 1;
+      for (const listener of this.#durableListeners) guarded(() => listener(bytes, firstLsn, group.entries));
+    }
     if (group.pooled && this.#pool.length < POOL_BUFFERS) this.#pool.push(group.buffer);
     group.resolve();
     this.#releaseWaiters();
     if (group.entries === 0) return;
-    for (const listener of this.#flushListeners) {
-      // A host listener that throws must not fail the log (the flush loop
-      // would take its error for a write failure) nor starve the others.
-      try {
-        listener(this.#flushedLsn);
-      } catch {
-        // ignored: the listener's own bug
-      }
-    }
+    for (const listener of this.#flushListeners) guarded(() => listener(this.#flushedLsn));
   }
 
   /** Resolves the `waitFlushed` callers whose LSN is now durable. */
