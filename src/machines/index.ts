@@ -1,1 +1,3 @@
 export * from './replicaHealth.js';
+export * from './shipper.js';
+export * from './receiver.js';
