@@ -1,0 +1,184 @@
+/**
+ * Everything a node keeps on its own disk, opened and recovered together:
+ * the log, the metadata file (epoch, vote, epoch history), the latest
+ * snapshot, and the state folded from them (space ledger + projection).
+ * On open the snapshot is restored and the log replayed after it.
+ *
+ * @example
+ * const state = await openLocalState({ dir, fs, nodeId: 'n1', clusterId: 'demo', projection, segmentBytes })
+ */
+import { ReplicationError } from '../errors.js';
+import { type FileSystem, joinPath } from '../log/fileSystem.js';
+import { type Log, openLog } from '../log/log.js';
+import { readMetaFile, writeMetaFile } from '../log/metaFile.js';
+import type { Projection } from '../store/reducer.js';
+import type { EpochStart } from '../types.js';
+import { Applier } from './applier.js';
+import { type NodeSnapshot, decodeNodeSnapshot, encodeNodeSnapshot } from './nodeSnapshot.js';
+import { SpaceLedger } from './spaceLedger.js';
+
+/** The node metadata persisted in `meta.json`. */
+export interface NodeMeta {
+  nodeId: string;
+  clusterId: string;
+  /** Highest epoch this node has seen. */
+  epoch: number;
+  /** Epoch in which `votedFor` was granted (0 when never). */
+  votedEpoch: number;
+  votedFor: string | null;
+  /** `(epoch, startLsn)` of every epoch this node's log holds records of, oldest first. */
+  epochHistory: EpochStart[];
+}
+
+const SNAPSHOT_FILE = 'snapshot.bin';
+const SNAPSHOT_TEMP = 'snapshot.bin.tmp';
+const READ_CHUNK_BYTES = 4 * 1024 * 1024;
+
+/** Options of {@link openLocalState}. */
+export interface LocalStateOptions {
+  dir: string;
+  fs: FileSystem;
+  nodeId: string;
+  clusterId: string;
+  projection: Projection;
+  segmentBytes: number;
+}
+
+export class LocalState {
+  readonly log: Log;
+  readonly ledger: SpaceLedger;
+  readonly projection: Projection;
+  readonly applier: Applier;
+  meta: NodeMeta;
+  /** LSN of the snapshot on disk (0 when none). */
+  snapshotLsn: number;
+  readonly #fs: FileSystem;
+  readonly #dir: string;
+
+  constructor(fs: FileSystem, dir: string, log: Log, meta: NodeMeta, ledger: SpaceLedger, projection: Projection, snapshotLsn: number) {
+    this.#fs = fs;
+    this.#dir = dir;
+    this.log = log;
+    this.meta = meta;
+    this.ledger = ledger;
+    this.projection = projection;
+    this.snapshotLsn = snapshotLsn;
+    this.applier = new Applier(ledger, projection, snapshotLsn);
+  }
+
+  /** Writes new metadata atomically. */
+  async saveMeta(patch: Partial<NodeMeta>): Promise<void> {
+    const next = { ...this.meta, ...patch };
+    await writeMetaFile(this.#fs, this.#dir, next);
+    this.meta = next;
+  }
+
+  /** Epoch of the record at `lsn` according to the epoch history (0 for LSN 0). */
+  epochOf(lsn: number): number {
+    let epoch = 0;
+    for (const e of this.meta.epochHistory) if (e.startLsn <= lsn) epoch = e.epoch;
+    return lsn === 0 ? 0 : epoch;
+  }
+
+  /** The current state as node-snapshot bytes (at the applied LSN). */
+  takeSnapshot(): { lsn: number; bytes: Uint8Array } {
+    const lsn = this.applier.appliedLsn;
+    const bytes = encodeNodeSnapshot({
+      lsn, epoch: this.epochOf(lsn), epochHistory: this.meta.epochHistory,
+      ledger: this.ledger.snapshot(), projection: this.projection.snapshot(),
+    });
+    return { lsn, bytes };
+  }
+
+  /** Takes a snapshot and writes it durably (temp, sync, rename, sync dir). */
+  async persistSnapshot(): Promise<number> {
+    const { lsn, bytes } = this.takeSnapshot();
+    await this.#writeSnapshotFile(bytes);
+    this.snapshotLsn = lsn;
+    return lsn;
+  }
+
+  /**
+   * Replaces the whole state with a snapshot received from a primary: state
+   * restored, log emptied to continue at `lsn + 1`, snapshot and metadata
+   * persisted.
+   */
+  async installSnapshot(bytes: Uint8Array): Promise<NodeSnapshot> {
+    const snapshot = decodeNodeSnapshot(bytes);
+    this.projection.restore(snapshot.projection);
+    this.ledger.restore(snapshot.ledger);
+    await this.#writeSnapshotFile(bytes);
+    await this.log.resetTo(snapshot.lsn);
+    this.applier.resetTo(snapshot.lsn);
+    this.snapshotLsn = snapshot.lsn;
+    const history = snapshot.epochHistory.filter((e) => e.startLsn <= snapshot.lsn || e.epoch <= snapshot.epoch);
+    await this.saveMeta({ epochHistory: history, epoch: Math.max(this.meta.epoch, snapshot.epoch) });
+    return snapshot;
+  }
+
+  async #writeSnapshotFile(bytes: Uint8Array): Promise<void> {
+    const temp = joinPath(this.#dir, SNAPSHOT_TEMP);
+    await this.#fs.unlink(temp);
+    const handle = await this.#fs.open(temp, { create: true });
+    try {
+      for (let at = 0; at < bytes.length; at += READ_CHUNK_BYTES) {
+        await handle.write(bytes.subarray(at, Math.min(bytes.length, at + READ_CHUNK_BYTES)), at);
+      }
+      await handle.datasync();
+    } finally {
+      await handle.close();
+    }
+    await this.#fs.rename(temp, joinPath(this.#dir, SNAPSHOT_FILE));
+    await this.#fs.syncDir(this.#dir);
+  }
+
+  async close(): Promise<void> {
+    await this.log.close();
+  }
+}
+
+function parseMeta(value: unknown, nodeId: string, clusterId: string): NodeMeta | undefined {
+  if (value === undefined) return undefined;
+  const m = value as Partial<NodeMeta>;
+  if (m.nodeId !== nodeId || m.clusterId !== clusterId) {
+    throw new ReplicationError('InvalidConfig', `data directory belongs to node '${String(m.nodeId)}' of cluster '${String(m.clusterId)}', not '${nodeId}' of '${clusterId}'`, {
+      suggestion: 'point each node at its own data directory',
+    });
+  }
+  return {
+    nodeId, clusterId, epoch: m.epoch ?? 0, votedEpoch: m.votedEpoch ?? 0, votedFor: m.votedFor ?? null,
+    epochHistory: Array.isArray(m.epochHistory) ? m.epochHistory : [],
+  };
+}
+
+/** Opens (recovering) or creates a node's local state in `dir`. */
+export async function openLocalState(options: LocalStateOptions): Promise<LocalState> {
+  const { fs, dir } = options;
+  await fs.mkdirp(dir);
+  const meta = parseMeta(await readMetaFile(fs, dir), options.nodeId, options.clusterId) ?? {
+    nodeId: options.nodeId, clusterId: options.clusterId, epoch: 0, votedEpoch: 0, votedFor: null, epochHistory: [],
+  };
+  const ledger = new SpaceLedger();
+  let snapshotLsn = 0;
+  const snapshotBytes = await fs.readFile(joinPath(dir, SNAPSHOT_FILE));
+  if (snapshotBytes !== undefined) {
+    const snapshot = decodeNodeSnapshot(snapshotBytes);
+    options.projection.restore(snapshot.projection);
+    ledger.restore(snapshot.ledger);
+    snapshotLsn = snapshot.lsn;
+  }
+  const log = await openLog({ dir: joinPath(dir, 'wal'), fs, segmentBytes: options.segmentBytes, firstLsn: snapshotLsn + 1 });
+  if (log.firstLsn > snapshotLsn + 1) {
+    await log.close();
+    throw new ReplicationError('Corruption', `the log starts at LSN ${log.firstLsn} but the snapshot ends at ${snapshotLsn}: records are missing`, {
+      suggestion: 'restore this node from a replica',
+    });
+  }
+  const state = new LocalState(fs, dir, log, meta, ledger, options.projection, snapshotLsn);
+  log.epoch = meta.epoch;
+  const cursor = log.cursor(Math.max(snapshotLsn + 1, log.firstLsn));
+  for (let read = await cursor.next(READ_CHUNK_BYTES); read !== undefined; read = await cursor.next(READ_CHUNK_BYTES)) {
+    state.applier.applyRecords(read.bytes, read.firstLsn, read.count);
+  }
+  return state;
+}

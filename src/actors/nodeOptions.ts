@@ -1,0 +1,175 @@
+/**
+ * Options of `createNode`, their defaults, and validation that names the bad
+ * field (`InvalidConfig`).
+ *
+ * @example
+ * const resolved = resolveNodeOptions({ id: 'n1', dataDir: '/data/n1', cluster, role: 'primary' })
+ */
+import type { Registry } from 'prom-client';
+import type { InspectionEvent, Observer } from 'xstate';
+import { ReplicationError } from '../errors.js';
+import type { FileSystem } from '../log/fileSystem.js';
+import type { Clock, Random, Transport } from '../ports.js';
+import type { Projection } from '../store/reducer.js';
+import type { AckMode } from '../types.js';
+
+/** One node of the cluster configuration. */
+export interface ClusterNode {
+  id: string;
+  /** `host:port` of its replication listener. */
+  replication: string;
+  /** `host:port` of its HTTP API (CLI only). */
+  http?: string;
+}
+
+/** The cluster: one replication group. */
+export interface ClusterConfig {
+  clusterId: string;
+  nodes: ClusterNode[];
+}
+
+/** Injectable logger; the library is silent without one. */
+export interface Logger {
+  debug(message: string, fields?: Record<string, unknown>): void;
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
+
+/** Tuning knobs, each bounded, with units in the name. */
+export interface Tuning {
+  /** Most records in one BATCH. */
+  batchMaxEntries: number;
+  /** Most payload bytes in one BATCH. */
+  batchMaxBytes: number;
+  /** Most unacknowledged batches in flight per replica. */
+  windowBatches: number;
+  /** Most unacknowledged bytes in flight per replica. */
+  windowBytes: number;
+  /** Primary -> replica heartbeat period (keeps time lag right when idle). */
+  heartbeatIntervalMs: number;
+  connectTimeoutMs: number;
+  handshakeTimeoutMs: number;
+  keepAliveMs: number;
+  /** Reconnect backoff steps (jittered). */
+  backoffScheduleMs: number[];
+  /** Health thresholds (DESIGN §7). */
+  laggingLagMs: number;
+  degradedLagMs: number;
+  severeLagMs: number;
+  failuresToFail: number;
+  healthGraceMs: number;
+  /** Segment file size of the node's log. */
+  segmentBytes: number;
+  /** Log size past which retention stops waiting for slow replicas (they get a snapshot). */
+  retentionMaxBytes: number;
+  /** Bytes per SNAPSHOT_CHUNK frame. */
+  snapshotChunkBytes: number;
+  /** Received-but-not-durable bytes past which a replica stops reading its socket. */
+  receiverPendingMaxBytes: number;
+  /** Largest frame accepted. */
+  frameMaxBytes: number;
+}
+
+/** Defaults of every tuning knob. */
+export const defaultTuning: Tuning = {
+  batchMaxEntries: 1000,
+  batchMaxBytes: 1024 * 1024,
+  windowBatches: 16,
+  windowBytes: 16 * 1024 * 1024,
+  heartbeatIntervalMs: 250,
+  connectTimeoutMs: 5000,
+  handshakeTimeoutMs: 5000,
+  keepAliveMs: 10_000,
+  backoffScheduleMs: [100, 1000, 10_000, 60_000],
+  laggingLagMs: 100,
+  degradedLagMs: 1000,
+  severeLagMs: 5000,
+  failuresToFail: 3,
+  healthGraceMs: 500,
+  segmentBytes: 64 * 1024 * 1024,
+  retentionMaxBytes: 1024 * 1024 * 1024,
+  snapshotChunkBytes: 1024 * 1024,
+  receiverPendingMaxBytes: 64 * 1024 * 1024,
+  frameMaxBytes: 64 * 1024 * 1024 + 4096,
+};
+
+/** Options of `createNode`. */
+export interface NodeOptions {
+  /** This node's id; must be one of `cluster.nodes`. */
+  id: string;
+  /** Directory of the node's log, metadata and snapshots. */
+  dataDir: string;
+  cluster: ClusterConfig;
+  /** Role when the data directory is new (bootstrap). */
+  role: 'primary' | 'replica';
+  /** Default write acknowledgement mode. */
+  ack?: AckMode;
+  tuning?: Partial<Tuning>;
+  /** prom-client registry for the metrics (default: a fresh one). */
+  register?: Registry;
+  /** xstate inspection observer (e.g. from `@statelyai/inspect`). */
+  inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+  logger?: Logger;
+  /** The projection (default: the memory store). */
+  projection?: Projection;
+  /** Ports, real by default (`createNode`). */
+  fs?: FileSystem;
+  transport?: Transport;
+  clock?: Clock;
+  random?: Random;
+}
+
+/** `NodeOptions` with every tuning knob resolved. */
+export type ResolvedNodeOptions = Omit<NodeOptions, 'tuning'> & { tuning: Tuning; self: ClusterNode };
+
+function bad(field: string, message: string): ReplicationError {
+  return new ReplicationError('InvalidConfig', `${field}: ${message}`, { context: { field } });
+}
+
+const ADDRESS = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
+
+/** Checks `options` and fills in defaults; throws `InvalidConfig` naming the first bad field. */
+export function resolveNodeOptions(options: NodeOptions): ResolvedNodeOptions {
+  if (typeof options.id !== 'string' || options.id.length === 0) throw bad('id', 'must be a non-empty string');
+  if (typeof options.dataDir !== 'string' || options.dataDir.length === 0) throw bad('dataDir', 'must be a directory path');
+  if (options.role !== 'primary' && options.role !== 'replica') throw bad('role', "must be 'primary' or 'replica'");
+  const cluster = options.cluster;
+  if (typeof cluster !== 'object' || cluster === null) throw bad('cluster', 'must be an object');
+  if (typeof cluster.clusterId !== 'string' || cluster.clusterId.length === 0) throw bad('cluster.clusterId', 'must be a non-empty string');
+  if (!Array.isArray(cluster.nodes) || cluster.nodes.length === 0) throw bad('cluster.nodes', 'must list at least one node');
+  const ids = new Set<string>();
+  cluster.nodes.forEach((n, i) => {
+    if (typeof n?.id !== 'string' || n.id.length === 0) throw bad(`cluster.nodes[${i}].id`, 'must be a non-empty string');
+    if (ids.has(n.id)) throw bad(`cluster.nodes[${i}].id`, `duplicate node id '${n.id}'`);
+    ids.add(n.id);
+    const m = ADDRESS.exec(String(n.replication));
+    if (m === null || Number(m[2]) > 65535) throw bad(`cluster.nodes[${i}].replication`, `'${n.replication}' is not host:port`);
+  });
+  const self = cluster.nodes.find((n) => n.id === options.id);
+  if (self === undefined) throw bad('id', `'${options.id}' is not one of cluster.nodes`);
+  if (options.ack !== undefined && !['local', 'one', 'quorum', 'all'].includes(options.ack)) {
+    throw bad('ack', "must be 'local', 'one', 'quorum' or 'all'");
+  }
+  const tuning: Tuning = { ...defaultTuning, ...options.tuning };
+  for (const [key, value] of Object.entries(tuning)) {
+    if (key === 'backoffScheduleMs') {
+      if (!Array.isArray(value) || value.length === 0 || !value.every((v) => Number.isFinite(v) && v >= 0)) {
+        throw bad(`tuning.${key}`, 'must be a non-empty list of delays in ms');
+      }
+    } else if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+      throw bad(`tuning.${key}`, 'must be a positive number');
+    }
+  }
+  if (tuning.batchMaxBytes > tuning.windowBytes) throw bad('tuning.batchMaxBytes', 'must not exceed tuning.windowBytes');
+  if (tuning.batchMaxBytes + 4096 > tuning.frameMaxBytes) throw bad('tuning.batchMaxBytes', 'must fit in tuning.frameMaxBytes');
+  return { ...options, tuning, self };
+}
+
+/** The logger used when none is given: says nothing. */
+export const silentLogger: Logger = {
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+};

@@ -1,0 +1,392 @@
+/**
+ * The primary's stream to one replica. The `shipperMachine` decides the
+ * phase (connect, handshake, snapshot, catch up, stream, back off); this
+ * session performs it: dials, speaks HELLO, ships log ranges as BATCH frames
+ * within a window bounded in batches and bytes (pipelined, socket
+ * back-pressure respected), turns ACKs into positions and lag, and feeds the
+ * replica-health machine one `lag.sample` per ACK or heartbeat tick.
+ *
+ * @example
+ * const session = new ShipperSession(host, { id: 'n2', replication: '10.0.0.2:7101' })
+ * session.start()
+ */
+import type { AnyActorRef } from 'xstate';
+import { ReplicationError, isReplicationError } from '../errors.js';
+import type { LogCursor } from '../log/log.js';
+import type { Clock, Connection, Random, Transport } from '../ports.js';
+import { crc32c } from '../wire/checksum.js';
+import { FrameReader } from '../wire/frameReader.js';
+import { type AckMessage, PROTOCOL_VERSION, type WireMessage, decodeMessage, encodeBatchFrame, encodeMessage } from '../wire/messages.js';
+import type { NodeMetrics } from './metrics.js';
+import type { ReplicaStatus } from './nodeEvents.js';
+import type { ClusterNode, Tuning } from './nodeOptions.js';
+
+/** What a shipper session needs from its node. */
+export interface ShipperHost {
+  readonly nodeId: string;
+  readonly clusterId: string;
+  readonly tuning: Tuning;
+  readonly transport: Transport;
+  readonly clock: Clock;
+  readonly random: Random;
+  readonly metrics: NodeMetrics;
+  epoch(): number;
+  epochHistory(): { epoch: number; startLsn: number }[];
+  firstLsn(): number;
+  flushedLsn(): number;
+  cursor(fromLsn: number): LogCursor;
+  /** Timestamp of record `lsn` (for time lag), or undefined when unknown. */
+  timestampOf(lsn: number): Promise<number | undefined>;
+  takeSnapshot(): { lsn: number; bytes: Uint8Array };
+  waitFlushed(afterLsn: number): Promise<void>;
+  spawnShipper(session: ShipperSession): { shipper: AnyActorRef; health: AnyActorRef };
+  onError(replica: string, code: string, message: string): void;
+  onSnapshotSent(replica: string, lsn: number, bytes: number): void;
+}
+
+interface InFlight {
+  lastLsn: number;
+  bytes: number;
+  firstTimestampMs: number;
+}
+
+/** A replica's replication positions and lag, as `node.status()` reports them. */
+export interface ReplicaProgress {
+  id: string;
+  status: ReplicaStatus;
+  sentLsn: number;
+  receivedLsn: number;
+  flushedLsn: number;
+  appliedLsn: number;
+  lagEntries: number;
+  lagBytes: number;
+  lagMs: number;
+  writeLagMs: number;
+  flushLagMs: number;
+  applyLagMs: number;
+  failures: number;
+  lastError: string | null;
+}
+
+export class ShipperSession {
+  readonly replica: ClusterNode;
+  status: ReplicaStatus = 'Healthy';
+  readonly #host: ShipperHost;
+  #shipper: AnyActorRef | undefined;
+  #health: AnyActorRef | undefined;
+  #connection: Connection | undefined;
+  #generation = 0;
+  #streaming = false;
+  #pumping = false;
+  #pumpAgain = false;
+  #cursor: LogCursor | undefined;
+  #inflight: InFlight[] = [];
+  #inflightBytes = 0;
+  #heartbeat: unknown;
+  #sent = 0;
+  #received = 0;
+  #flushed = 0;
+  #applied = 0;
+  #lagMs = 0;
+  #writeLagMs = 0;
+  #flushLagMs = 0;
+  #applyLagMs = 0;
+  #oldestUnappliedTs: number | undefined;
+  #failures = 0;
+  #lastError: string | null = null;
+  #stopped = false;
+
+  constructor(host: ShipperHost, replica: ClusterNode) {
+    this.#host = host;
+    this.replica = replica;
+  }
+
+  /** Starts the stream (the machine dials at once). */
+  start(): void {
+    const refs = this.#host.spawnShipper(this);
+    this.#shipper = refs.shipper;
+    this.#health = refs.health;
+    this.#shipper.send({ type: 'start' });
+  }
+
+  /** Stops the stream and closes the connection. */
+  stop(): void {
+    this.#stopped = true;
+    this.#shipper?.send({ type: 'stop' });
+    this.closeConnection();
+  }
+
+  /** The log flushed more records: ship them if the stream is idle. */
+  notifyFlushed(): void {
+    if (this.#streaming) void this.#pump();
+  }
+
+  /** Current positions and lag. */
+  progress(): ReplicaProgress {
+    const primary = this.#host.flushedLsn();
+    return {
+      id: this.replica.id, status: this.status,
+      sentLsn: this.#sent, receivedLsn: this.#received, flushedLsn: this.#flushed, appliedLsn: this.#applied,
+      lagEntries: Math.max(0, primary - this.#applied),
+      lagBytes: this.#inflightBytes,
+      lagMs: this.#lagMs, writeLagMs: this.#writeLagMs, flushLagMs: this.#flushLagMs, applyLagMs: this.#applyLagMs,
+      failures: this.#failures, lastError: this.#lastError,
+    };
+  }
+
+  // ---- effects asked for by the shipper machine ----
+
+  openConnection(): void {
+    const generation = ++this.#generation;
+    const { clock, random } = this.#host;
+    this.#host.transport.connect(this.replica.replication, { timeoutMs: this.#host.tuning.connectTimeoutMs }).then(
+      (connection) => {
+        if (generation !== this.#generation || this.#stopped) {
+          connection.destroy();
+          return;
+        }
+        this.#attach(connection, generation);
+        this.#shipper?.send({ type: 'connection.opened', nowMs: clock.now(), jitter: random.next() });
+      },
+      (err: unknown) => {
+        if (generation !== this.#generation) return;
+        const code = isReplicationError(err) ? err.code : 'ConnectionClosed';
+        this.#shipper?.send({
+          type: 'connection.failed', reason: code === 'ConnectionTimeout' ? 'timeout' : 'connect',
+          message: err instanceof Error ? err.message : String(err), jitter: random.next(), nowMs: clock.now(),
+        });
+      },
+    );
+  }
+
+  sendHello(): void {
+    this.#write(encodeMessage({
+      kind: 'hello', protocolVersion: PROTOCOL_VERSION, clusterId: this.#host.clusterId, fromId: this.#host.nodeId,
+      toId: this.replica.id, epoch: this.#host.epoch(), lastLsn: this.#host.flushedLsn(), epochHistory: this.#host.epochHistory(),
+    }));
+  }
+
+  startStreaming(fromLsn: number, mode: 'catchUp' | 'tail'): void {
+    this.#cursor = this.#host.cursor(fromLsn);
+    this.#sent = fromLsn - 1;
+    this.#streaming = true;
+    if (mode === 'catchUp') this.#host.metrics.catchups.inc({ replica: this.replica.id });
+    this.#scheduleHeartbeat();
+    void this.#pump();
+  }
+
+  changeStreamMode(mode: 'catchUp' | 'tail'): void {
+    if (mode === 'catchUp') this.#host.metrics.catchups.inc({ replica: this.replica.id });
+  }
+
+  sendSnapshot(): void {
+    const connection = this.#connection;
+    if (connection === undefined) return;
+    const { lsn, bytes } = this.#host.takeSnapshot();
+    const generation = this.#generation;
+    const chunkBytes = this.#host.tuning.snapshotChunkBytes;
+    void (async () => {
+      this.#write(encodeMessage({
+        kind: 'snapshotBegin', epoch: this.#host.epoch(), snapshotLsn: lsn, snapshotEpoch: this.#host.epoch(),
+        totalBytes: bytes.length, crc: crc32c(bytes), epochHistory: this.#host.epochHistory(),
+      }));
+      for (let offset = 0; offset < bytes.length; offset += chunkBytes) {
+        if (generation !== this.#generation) return;
+        const ok = this.#write(encodeMessage({ kind: 'snapshotChunk', offset, bytes: bytes.subarray(offset, Math.min(bytes.length, offset + chunkBytes)) }));
+        if (!ok) await new Promise<void>((resolve) => connection.onDrain(resolve));
+      }
+      if (generation !== this.#generation) return;
+      this.#write(encodeMessage({ kind: 'snapshotEnd', epoch: this.#host.epoch() }));
+      this.#host.metrics.snapshotsSent.inc({ replica: this.replica.id });
+      this.#host.onSnapshotSent(this.replica.id, lsn, bytes.length);
+      this.#shipper?.send({ type: 'snapshot.sent', snapshotLsn: lsn });
+    })();
+  }
+
+  closeConnection(): void {
+    this.#generation++;
+    this.#streaming = false;
+    this.#cursor = undefined;
+    this.#inflight = [];
+    this.#inflightBytes = 0;
+    if (this.#heartbeat !== undefined) this.#host.clock.clearTimeout(this.#heartbeat);
+    this.#heartbeat = undefined;
+    this.#connection?.destroy();
+    this.#connection = undefined;
+  }
+
+  reportFailure(reason: string, message: string, nowMs: number): void {
+    this.#failures++;
+    this.#lastError = `${reason}: ${message}`;
+    this.#host.metrics.failures.inc({ replica: this.replica.id, reason });
+    this.#health?.send({ type: 'failure', reason, nowMs });
+  }
+
+  reportConnected(nowMs: number): void {
+    this.#health?.send({ type: 'connected', nowMs });
+  }
+
+  reportProtocolError(code: string, message: string): void {
+    this.#host.onError(this.replica.id, code, message);
+  }
+
+  stepDown(code: string, message: string): void {
+    this.#host.onError(this.replica.id, code, `replica refused this primary: ${message}`);
+  }
+
+  // ---- connection I/O ----
+
+  #attach(connection: Connection, generation: number): void {
+    this.#connection = connection;
+    const reader = new FrameReader(this.#host.tuning.frameMaxBytes);
+    connection.onData((chunk) => {
+      if (generation !== this.#generation) return;
+      reader.push(chunk);
+      try {
+        for (let frame = reader.next(); frame !== undefined && generation === this.#generation; frame = reader.next()) {
+          this.#onMessage(decodeMessage(frame));
+        }
+      } catch (err) {
+        const e = isReplicationError(err) ? err : new ReplicationError('MalformedMessage', String(err));
+        this.#event({ type: 'protocol.error', code: e.code, message: e.message });
+      }
+    });
+    connection.onDrain(() => {
+      if (generation === this.#generation) void this.#pump();
+    });
+    connection.onClose((err) => {
+      if (generation !== this.#generation) return;
+      this.#event({ type: 'connection.closed', reason: 'closed', message: err?.message ?? 'the replica closed the connection' });
+    });
+  }
+
+  #event(event: { type: 'protocol.error' | 'connection.closed' | 'peer.error' | 'hello.rejected'; reason?: string; code?: string; message: string }): void {
+    this.#shipper?.send({ ...event, jitter: this.#host.random.next(), nowMs: this.#host.clock.now() });
+  }
+
+  #write(chunks: Uint8Array[]): boolean {
+    return this.#connection?.write(chunks) ?? false;
+  }
+
+  #onMessage(msg: WireMessage): void {
+    switch (msg.kind) {
+      case 'helloAck':
+        this.#received = this.#flushed = msg.flushedLsn;
+        this.#applied = msg.appliedLsn;
+        this.#shipper?.send({
+          type: 'hello.accepted', replicaFlushedLsn: msg.flushedLsn, logFirstLsn: this.#host.firstLsn(),
+          primaryFlushedLsn: this.#host.flushedLsn(), windowEntries: this.#windowEntries(), nowMs: this.#host.clock.now(),
+        });
+        return;
+      case 'ack':
+        this.#onAck(msg);
+        return;
+      case 'error':
+        this.#event({ type: this.#streaming ? 'peer.error' : 'hello.rejected', code: msg.code, message: msg.message });
+        return;
+      default:
+        this.#event({ type: 'protocol.error', code: 'MalformedMessage', message: `a primary does not accept ${msg.kind} frames` });
+    }
+  }
+
+  #windowEntries(): number {
+    return this.#host.tuning.windowBatches * this.#host.tuning.batchMaxEntries;
+  }
+
+  #onAck(ack: AckMessage): void {
+    const now = this.#host.clock.now();
+    const echoAge = ack.echoSentAtMs > 0 ? Math.max(0, now - ack.echoSentAtMs) : 0;
+    if (ack.receivedLsn > this.#received) this.#writeLagMs = echoAge;
+    if (ack.flushedLsn > this.#flushed) this.#flushLagMs = echoAge;
+    if (ack.appliedLsn > this.#applied) this.#applyLagMs = echoAge;
+    this.#received = Math.max(this.#received, ack.receivedLsn);
+    this.#flushed = Math.max(this.#flushed, ack.flushedLsn);
+    this.#applied = Math.max(this.#applied, ack.appliedLsn);
+    while (this.#inflight.length > 0 && this.#inflight[0]!.lastLsn <= this.#flushed) {
+      this.#inflightBytes -= this.#inflight.shift()!.bytes;
+    }
+    this.#host.metrics.acks.inc({ replica: this.replica.id });
+    this.#sampleLag(now);
+    this.#shipper?.send({ type: 'progress', ackedLsn: this.#flushed, primaryFlushedLsn: this.#host.flushedLsn(), windowEntries: this.#windowEntries() });
+    void this.#pump();
+  }
+
+  /** Time lag: age of the oldest entry the replica has not applied (0 when caught up). */
+  #sampleLag(now: number): void {
+    const primary = this.#host.flushedLsn();
+    const lagEntries = Math.max(0, primary - this.#applied);
+    if (lagEntries === 0) {
+      this.#lagMs = 0;
+      this.#oldestUnappliedTs = undefined;
+    } else {
+      const inflight = this.#inflight.find((b) => b.lastLsn > this.#applied);
+      const ts = inflight?.firstTimestampMs ?? this.#oldestUnappliedTs;
+      this.#lagMs = ts === undefined ? this.#lagMs : Math.max(0, now - ts);
+    }
+    const labels = { replica: this.replica.id };
+    this.#host.metrics.lagMilliseconds.set(labels, this.#lagMs);
+    this.#host.metrics.lagEntries.set(labels, lagEntries);
+    this.#health?.send({ type: 'lag.sample', lagMs: this.#lagMs, lagEntries, nowMs: now });
+  }
+
+  #scheduleHeartbeat(): void {
+    const generation = this.#generation;
+    this.#heartbeat = this.#host.clock.setTimeout(() => {
+      if (generation !== this.#generation) return;
+      const now = this.#host.clock.now();
+      this.#write(encodeMessage({ kind: 'heartbeat', epoch: this.#host.epoch(), primaryLsn: this.#host.flushedLsn(), sentAtMs: now }));
+      // Refresh the timestamp of the oldest unapplied entry when none is in flight (a replica far behind).
+      if (this.#host.flushedLsn() > this.#applied && !this.#inflight.some((b) => b.lastLsn > this.#applied)) {
+        void this.#host.timestampOf(this.#applied + 1).then((ts) => {
+          if (ts !== undefined) this.#oldestUnappliedTs = ts;
+        });
+      }
+      this.#sampleLag(now);
+      this.#scheduleHeartbeat();
+    }, this.#host.tuning.heartbeatIntervalMs);
+  }
+
+  /** Ships batches while the window and the socket allow. One pump at a time. */
+  async #pump(): Promise<void> {
+    if (this.#pumping) {
+      this.#pumpAgain = true; // a wake-up while a pump runs is not lost
+      return;
+    }
+    this.#pumping = true;
+    this.#pumpAgain = false;
+    const generation = this.#generation;
+    const t = this.#host.tuning;
+    try {
+      while (this.#streaming && generation === this.#generation && this.#inflight.length < t.windowBatches &&
+             this.#inflightBytes < t.windowBytes && this.#cursor !== undefined) {
+        const connection = this.#connection;
+        if (connection === undefined || connection.pendingBytes > t.windowBytes) break;
+        const read = await this.#cursor.next(t.batchMaxBytes, t.batchMaxEntries);
+        if (generation !== this.#generation) break;
+        if (read === undefined) break;
+        const now = this.#host.clock.now();
+        const frame = encodeBatchFrame({
+          epoch: this.#host.epoch(), startLsn: read.firstLsn, count: read.count, primaryId: this.#host.nodeId,
+          firstTimestampMs: read.firstTimestampMs, sentAtMs: now,
+        }, read.bytes);
+        this.#inflight.push({ lastLsn: read.lastLsn, bytes: read.bytes.length, firstTimestampMs: read.firstTimestampMs });
+        this.#inflightBytes += read.bytes.length;
+        this.#sent = read.lastLsn;
+        const labels = { replica: this.replica.id };
+        this.#host.metrics.batchesSent.inc(labels);
+        this.#host.metrics.entriesSent.inc(labels, read.count);
+        this.#host.metrics.bytesSent.inc(labels, read.bytes.length);
+        this.#host.metrics.batchEntries.observe(read.count);
+        if (!connection.write(frame)) break; // onDrain pumps again
+      }
+    } catch (err) {
+      if (generation === this.#generation) {
+        const e = isReplicationError(err) ? err : new ReplicationError('IoError', String(err));
+        this.#event({ type: 'protocol.error', code: e.code, message: `reading the log to ship: ${e.message}` });
+      }
+    } finally {
+      this.#pumping = false;
+      if (this.#pumpAgain) void this.#pump();
+    }
+  }
+}
