@@ -41,16 +41,20 @@ export interface Recovered {
 
 const ZERO_CHUNK_BYTES = 1024 * 1024;
 
-/** Writes zeros over [from, to) of a file and makes them durable. */
+/**
+ * Writes zeros over [from, to) of a file and makes them durable. Written
+ * through an O_DSYNC handle one chunk at a time, so dirty pages never pile
+ * up: one big fdatasync of many megabytes would stall the log's own syncs
+ * (this runs in the background while the log is busy).
+ */
 export async function zeroRange(fs: FileSystem, path: string, from: number, to: number): Promise<void> {
   if (to <= from) return;
-  const handle = await fs.open(path);
+  const handle = await fs.open(path, { dsync: true });
   try {
     const zeros = new Uint8Array(Math.min(ZERO_CHUNK_BYTES, to - from));
     for (let at = from; at < to; at += zeros.length) {
       await handle.write(zeros.subarray(0, Math.min(zeros.length, to - at)), at);
     }
-    await handle.datasync();
   } finally {
     await handle.close();
   }
