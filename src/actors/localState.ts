@@ -42,6 +42,8 @@ export interface LocalStateOptions {
   clusterId: string;
   projection: Projection;
   segmentBytes: number;
+  /** Monotonic ms for timing group commits (metrics). */
+  monotonicNow?: () => number;
 }
 
 export class LocalState {
@@ -167,7 +169,10 @@ export async function openLocalState(options: LocalStateOptions): Promise<LocalS
     ledger.restore(snapshot.ledger);
     snapshotLsn = snapshot.lsn;
   }
-  const log = await openLog({ dir: joinPath(dir, 'wal'), fs, segmentBytes: options.segmentBytes, firstLsn: snapshotLsn + 1 });
+  const log = await openLog({
+    dir: joinPath(dir, 'wal'), fs, segmentBytes: options.segmentBytes, firstLsn: snapshotLsn + 1,
+    ...(options.monotonicNow === undefined ? {} : { monotonicNow: options.monotonicNow }),
+  });
   if (log.firstLsn > snapshotLsn + 1) {
     await log.close();
     throw new ReplicationError('Corruption', `the log starts at LSN ${log.firstLsn} but the snapshot ends at ${snapshotLsn}: records are missing`, {

@@ -87,6 +87,7 @@ export async function openNode(options: NodeOptions, ports: NodePorts): Promise<
   const state = await openLocalState({
     dir: resolved.dataDir, fs: ports.fs, nodeId: resolved.id,
     clusterId: resolved.cluster.clusterId, projection, segmentBytes: resolved.tuning.segmentBytes,
+    monotonicNow: () => performance.now(),
   });
   const node = new ReplicationNode(resolved, state, ports);
   try {
@@ -152,7 +153,7 @@ export class ReplicationNode {
   /** @internal bootstraps the epoch, listens, and starts the role. */
   async start(): Promise<void> {
     const state = this.#state;
-    state.log.onDurable((bytes, firstLsn, count) => this.#onDurable(bytes, firstLsn, count));
+    state.log.onDurable((bytes, firstLsn, count, writeMs) => this.#onDurable(bytes, firstLsn, count, writeMs));
     if (this.#role === 'primary' && state.meta.epoch === 0) {
       const epoch = 1;
       await state.saveMeta({ epoch, epochHistory: [{ epoch, startLsn: state.log.lastLsn + 1 }] });
@@ -275,7 +276,8 @@ export class ReplicationNode {
     }
   }
 
-  #onDurable(bytes: Uint8Array, firstLsn: number, count: number): void {
+  #onDurable(bytes: Uint8Array, firstLsn: number, count: number, writeMs: number): void {
+    this.metrics.walFsyncSeconds.observe(writeMs / 1000);
     try {
       this.#state.applier.applyRecords(bytes, firstLsn, count);
     } catch (err) {

@@ -55,6 +55,8 @@ export interface LogOptions {
   repair?: boolean;
   /** LSN the first record gets when the log is new. Default 1. */
   firstLsn?: number;
+  /** Monotonic milliseconds, to time each group's durable write (reported to `onDurable`). Default: not timed (0). */
+  monotonicNow?: () => number;
   /** Distance between sparse index entries. Default 64 KiB. */
   indexStrideBytes?: number;
 }
@@ -67,6 +69,9 @@ export interface LogRead {
   count: number;
   firstTimestampMs: number;
 }
+
+/** Receives each durable group: its record bytes (valid only during the call), first LSN, count and write time. */
+export type DurableListener = (records: Uint8Array, firstLsn: number, count: number, writeMs: number) => void;
 
 /** What `truncateAfter` removed. */
 export interface TruncateReport {
@@ -117,6 +122,7 @@ export class Log {
   readonly #groupMaxEntries: number;
   readonly #groupMaxBytes: number;
   readonly #initialLsn: number;
+  readonly #now: (() => number) | undefined;
   #segments: Segment[];
   #groups: WriteGroup[] = [];
   #pool: Uint8Array[] = [];
@@ -125,7 +131,7 @@ export class Log {
   #idleWaiters: (() => void)[] = [];
   #flushWaiters: { lsn: number; resolve: () => void; reject: (err: unknown) => void }[] = [];
   #flushListeners = new Set<(flushedLsn: number) => void>();
-  #durableListeners = new Set<(records: Uint8Array, firstLsn: number, count: number) => void>();
+  #durableListeners = new Set<DurableListener>();
   #dirDirty = false;
   #spare: Promise<boolean> | undefined;
   #lastLsn: number;
@@ -148,6 +154,7 @@ export class Log {
     this.#groupMaxEntries = options.groupMaxEntries ?? 1000;
     this.#groupMaxBytes = options.groupMaxBytes ?? GROUP_MAX_BYTES_DEFAULT;
     this.#initialLsn = options.firstLsn ?? 1;
+    this.#now = options.monotonicNow;
     this.#segments = segments;
     this.recovery = report;
     const last = segments[segments.length - 1];
@@ -297,12 +304,13 @@ export class Log {
   }
 
   /**
-   * Calls `listener(records, firstLsn, count)` with the bytes of every group
+   * Calls `listener(records, firstLsn, count, writeMs)` with the bytes of every group
    * as soon as it is durable, in LSN order, before its writers resolve (so a
    * projection applied here is visible when `sync()` resolves). `records` is
-   * valid only during the call. Returns an unsubscribe function.
+   * valid only during the call; `writeMs` is how long its durable write took
+   * (0 without `monotonicNow`). Returns an unsubscribe function.
    */
-  onDurable(listener: (records: Uint8Array, firstLsn: number, count: number) => void): () => void {
+  onDurable(listener: DurableListener): () => void {
     this.#durableListeners.add(listener);
     return () => this.#durableListeners.delete(listener);
   }
@@ -526,6 +534,7 @@ export class Log {
   }
 
   async #writeGroup(group: WriteGroup): Promise<void> {
+    const started = this.#now?.() ?? 0;
     // A group that spans a roll makes the older segment durable before the
     // next file is even created: otherwise a crash could keep records of the
     // new segment behind a torn tail of the old one, which recovery must
@@ -539,6 +548,7 @@ export class Log {
       if (!segment.dsyncHandle) await segment.handle!.datasync();
     }
     if (this.#dirDirty) await this.#syncDir();
+    if (this.#now !== undefined) group.writeMs = this.#now() - started;
   }
 
   #completeGroup(group: WriteGroup): void {
@@ -552,7 +562,7 @@ export class Log {
       this.#flushedLsn = group.lastLsn;
       const bytes = group.buffer.subarray(0, group.used);
       const firstLsn = group.lastLsn - group.entries + 1;
-      for (const listener of this.#durableListeners) guarded(() => listener(bytes, firstLsn, group.entries));
+      for (const listener of this.#durableListeners) guarded(() => listener(bytes, firstLsn, group.entries, group.writeMs));
     }
     if (group.pooled && this.#pool.length < POOL_BUFFERS) this.#pool.push(group.buffer);
     group.resolve();

@@ -22,6 +22,8 @@ export class WriteGroup {
   used = 0;
   entries = 0;
   lastLsn = 0;
+  /** How long the durable write took (ms; 0 when not timed). */
+  writeMs = 0;
   /** No more records may join once the flush has started. */
   sealed = false;
   readonly extents: Extent[] = [];
