@@ -69,6 +69,8 @@ export interface Tuning {
   receiverPendingMaxBytes: number;
   /** Largest frame accepted. */
   frameMaxBytes: number;
+  /** How long a write with ack 'one' | 'quorum' | 'all' waits for replicas before `AckTimeout`. */
+  ackTimeoutMs: number;
 }
 
 /** Defaults of every tuning knob. */
@@ -92,6 +94,7 @@ export const defaultTuning: Tuning = {
   snapshotChunkBytes: 1024 * 1024,
   receiverPendingMaxBytes: 64 * 1024 * 1024,
   frameMaxBytes: 64 * 1024 * 1024 + 4096,
+  ackTimeoutMs: 5000,
 };
 
 /** Options of `createNode`. */

@@ -30,8 +30,33 @@ import { type ReplicaProgress, ShipperSession } from './shipperSession.js';
 
 /** Options of one write. */
 export interface WriteOptions {
-  /** Acknowledgement mode; only `'local'` in this version. */
+  /**
+   * When the write resolves: `'local'` (this primary fsynced, the default),
+   * `'one'` (and one replica), `'quorum'` (a majority of the configured nodes,
+   * this one included), `'all'` (every replica). Rejects with `AckTimeout`
+   * after `tuning.ackTimeoutMs` saying which level was reached; never a
+   * silent fallback to fewer copies.
+   */
   ack?: AckMode;
+}
+
+/** Options of `waitFor`. */
+export interface WaitForOptions {
+  /** How many replicas (not counting this node) must have reached the LSN. */
+  replicas: number;
+  /** Which replica position counts. Default `'flushed'`. */
+  stage?: 'flushed' | 'applied';
+  /** Reject with `AckTimeout` after this long. Default `tuning.ackTimeoutMs`. */
+  timeoutMs?: number;
+}
+
+interface AckWaiter {
+  lsn: number;
+  replicas: number;
+  stage: 'flushed' | 'applied';
+  resolve: (reached: number) => void;
+  reject: (err: unknown) => void;
+  timer: unknown;
 }
 
 /** What a write returns once durable. */
@@ -119,6 +144,7 @@ export class ReplicationNode {
   #receivers = new Map<string, ReceiverSession>();
   #receiverCount = 0;
   #assignedSeq = new Map<string, number>();
+  #ackWaiters = new Set<AckWaiter>();
   #metaWrites: Promise<void> = Promise.resolve();
   #retentionTimer: unknown;
   #retaining = false;
@@ -189,12 +215,8 @@ export class ReplicationNode {
   async writeMany(space: string, entries: readonly unknown[], options: WriteOptions = {}): Promise<WriteResult> {
     const started = performance.now();
     const ack = options.ack ?? this.#options.ack ?? 'local';
-    if (ack !== 'local') {
-      throw new ReplicationError('InvalidConfig', `ack mode '${ack}' is not available in this version`, {
-        suggestion: "use ack: 'local' (the failover issue adds 'one', 'quorum' and 'all')",
-      });
-    }
     this.#checkWritable();
+    const replicasNeeded = this.#replicasFor(ack);
     checkSpaceName(space);
     if (entries.length === 0) throw new ReplicationError('InvalidEntry', 'writeMany needs at least one entry');
     const toParts = this.#state.projection instanceof MemoryStore ? memoryRecordParts : customRecordParts;
@@ -209,8 +231,37 @@ export class ReplicationNode {
     }
     this.#assignedSeq.set(space, seq);
     await log.sync();
+    if (replicasNeeded > 0) await this.waitFor(lsn, { replicas: replicasNeeded });
     this.metrics.writeSeconds.observe({ ack }, (performance.now() - started) / 1000);
     return { lsn, seq, count: parts.length };
+  }
+
+  /**
+   * Resolves (with how many replicas reached it) once `replicas` replicas have
+   * flushed (or applied) `lsn`, like Redis WAIT; rejects with `AckTimeout`
+   * naming how many did.
+   *
+   * @example
+   * const { lsn } = await node.write('notes', memory); await node.waitFor(lsn, { replicas: 2, timeoutMs: 1000 })
+   */
+  waitFor(lsn: number, options: WaitForOptions): Promise<number> {
+    const stage = options.stage ?? 'flushed';
+    const reached = this.#replicasAt(lsn, stage);
+    if (reached >= options.replicas) return Promise.resolve(reached);
+    if (options.replicas > this.#shippers.size) {
+      return Promise.reject(new ReplicationError('AckTimeout', `cannot wait for ${options.replicas} replicas: the cluster has ${this.#shippers.size}`));
+    }
+    return new Promise((resolve, reject) => {
+      const waiter: AckWaiter = { lsn, replicas: options.replicas, stage, resolve, reject, timer: undefined };
+      waiter.timer = this.#clock.setTimeout(() => {
+        this.#ackWaiters.delete(waiter);
+        const got = this.#replicasAt(lsn, stage);
+        reject(new ReplicationError('AckTimeout',
+          `LSN ${lsn} is durable on this node and ${stage} on ${got} of the ${options.replicas} replicas required after ${options.timeoutMs ?? this.#options.tuning.ackTimeoutMs} ms`,
+          { context: { lsn, stage, reached: got, required: options.replicas }, suggestion: 'the write is durable locally; check replica health (status().replicas)' }));
+      }, options.timeoutMs ?? this.#options.tuning.ackTimeoutMs);
+      this.#ackWaiters.add(waiter);
+    });
   }
 
   /** A memory of the default memory store, decoded; `undefined` when absent. */
@@ -256,6 +307,11 @@ export class ReplicationNode {
 
   async #close(): Promise<void> {
     if (this.#retentionTimer !== undefined) this.#clock.clearTimeout(this.#retentionTimer);
+    for (const w of this.#ackWaiters) {
+      this.#clock.clearTimeout(w.timer);
+      w.reject(new ReplicationError('Closed', `node ${this.id} closed before LSN ${w.lsn} reached ${w.replicas} replicas`));
+    }
+    this.#ackWaiters.clear();
     for (const s of this.#shippers.values()) s.stop();
     for (const r of [...this.#receivers.values()]) r.close();
     await this.#listener?.close().catch(() => undefined);
@@ -265,6 +321,44 @@ export class ReplicationNode {
   }
 
   // ---- internals ----
+
+  /** Replicas (besides this node) an ack mode needs. */
+  #replicasFor(ack: AckMode): number {
+    const nodes = this.#options.cluster.nodes.length;
+    switch (ack) {
+      case 'local':
+        return 0;
+      case 'one':
+        return Math.min(1, nodes - 1);
+      case 'quorum':
+        return Math.floor(nodes / 2); // a majority counting this node
+      case 'all':
+        return nodes - 1;
+      default:
+        throw new ReplicationError('InvalidConfig', `unknown ack mode '${String(ack)}'`, { suggestion: "use 'local', 'one', 'quorum' or 'all'" });
+    }
+  }
+
+  /** How many replicas have reached `lsn` at `stage`. */
+  #replicasAt(lsn: number, stage: 'flushed' | 'applied'): number {
+    let n = 0;
+    for (const s of this.#shippers.values()) {
+      const p = s.progress();
+      if ((stage === 'flushed' ? p.flushedLsn : p.appliedLsn) >= lsn) n++;
+    }
+    return n;
+  }
+
+  #onProgress(): void {
+    for (const w of this.#ackWaiters) {
+      const reached = this.#replicasAt(w.lsn, w.stage);
+      if (reached >= w.replicas) {
+        this.#ackWaiters.delete(w);
+        this.#clock.clearTimeout(w.timer);
+        w.resolve(reached);
+      }
+    }
+  }
 
   #checkWritable(): void {
     if (this.#closing !== undefined) throw new ReplicationError('Closed', `node ${this.id} is closed`);
@@ -338,6 +432,7 @@ export class ReplicationNode {
       }),
       onError: (replica: string, code: string, message: string) => this.#events.emit('error', { code, message, replica }),
       onSnapshotSent: (replica: string, lsn: number, bytes: number) => this.#events.emit('snapshot', { replica, lsn, bytes, direction: 'sent' }),
+      onProgress: () => this.#onProgress(),
     };
   }
 

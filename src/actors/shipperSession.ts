@@ -42,6 +42,8 @@ export interface ShipperHost {
   spawnShipper(session: ShipperSession): { shipper: AnyActorRef; health: AnyActorRef };
   onError(replica: string, code: string, message: string): void;
   onSnapshotSent(replica: string, lsn: number, bytes: number): void;
+  /** A replica's flushed or applied position moved. */
+  onProgress(replica: string): void;
 }
 
 interface InFlight {
@@ -306,6 +308,7 @@ export class ShipperSession {
       this.#inflightBytes -= this.#inflight.shift()!.bytes;
     }
     this.#host.metrics.acks.inc({ replica: this.replica.id });
+    this.#host.onProgress(this.replica.id);
     this.#sampleLag(now);
     this.#shipper?.send({ type: 'progress', ackedLsn: this.#flushed, primaryFlushedLsn: this.#host.flushedLsn(), windowEntries: this.#windowEntries() });
     void this.#pump();
