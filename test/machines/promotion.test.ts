@@ -1,0 +1,165 @@
+// The promotion machine as a table, follower side: from state + context,
+// event -> next state, effects (named actions, in order) and context. Pure:
+// xstate's transition() via promotionTransition, nothing executed. Node n1 of
+// 3 at epoch 5 having voted in epoch 4; T = 10 000 ms. A primary is live
+// while heard less than failoverTimeoutMs (1500) ago. The leader side is in
+// promotionLeader.test.ts.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import {
+  PROMOTION_TIMERS,
+  initialPromotion,
+  initialPromotionStep,
+  promotionMachine,
+  promotionRole,
+  promotionTransition,
+  type PromotionContext,
+  type PromotionEvent,
+  type PromotionSnapshot,
+  type PromotionTimerEvent,
+} from '../../src/machines/index.js';
+
+type Ev = PromotionEvent | PromotionTimerEvent;
+const T = 10_000;
+const hb = (from: string, epoch: number, nowMs = T): Ev => ({ type: 'heartbeat', from, epoch, nowMs, jitter: 0.5 });
+/** A vote request from n3; `behind` gives it a log older than n1's (epoch 3, LSN 40). */
+const req = (epoch: number, behind = false, nowMs = T): Ev => ({
+  type: 'vote.request', candidateId: 'n3', epoch, lastEpoch: 3, lastLsn: behind ? 39 : 40, ownLastEpoch: 3, ownLastLsn: 40, nowMs,
+});
+const reply = (epoch: number, granted: boolean, from = 'n2'): Ev => ({ type: 'vote.reply', from, epoch, granted });
+const higher = (epoch: number): Ev => ({ type: 'epoch.higher', epoch, from: 'n2' });
+const promote = (force: boolean, nowMs = T): Ev => ({ type: 'promote', force, nowMs });
+const contact: Ev = { type: 'quorum.contact', nowMs: T };
+const failover: Ev = { type: PROMOTION_TIMERS.failoverTimeout };
+
+function at(value: PromotionSnapshot['value'], patch: Partial<PromotionContext> = {}): PromotionSnapshot {
+  const base = initialPromotion({ nodeId: 'n1', clusterSize: 3, epoch: 5, votedEpoch: 4 });
+  return promotionMachine.resolveState({ value, context: { ...base.context, ...patch } });
+}
+const S = { Follower: 'Suspecting' } as const;
+const F = { Follower: 'Following' } as const;
+const heard = { primaryId: 'n2', lastHeardMs: T - 100 };
+type Row = [from: PromotionSnapshot['value'], context: Partial<PromotionContext>, event: Ev, to: string, effects: string[], after?: Partial<PromotionContext>];
+
+// prettier-ignore
+const rows: Row[] = [
+  // Suspecting: no primary known
+  [S, {}, hb('n2', 4), 'Follower.Suspecting', ['rejectStale'], { epoch: 5, primaryId: null }],
+  [S, {}, hb('n2', 5), 'Follower.Following', [], { primaryId: 'n2', lastHeardMs: T, epoch: 5 }],
+  [S, {}, hb('n2', 7), 'Follower.Following', ['adoptEpoch'], { primaryId: 'n2', epoch: 7, votedEpoch: 4 }],
+  [S, {}, req(5), 'Follower.Suspecting', ['grantVote'], { epoch: 5, votedEpoch: 5 }],
+  [S, {}, req(6), 'Follower.Suspecting', ['adoptEpoch', 'grantVote'], { epoch: 6, votedEpoch: 6 }],
+  [S, {}, req(4), 'Follower.Suspecting', ['refuseVote'], { epoch: 5, votedEpoch: 4 }],
+  [S, { votedEpoch: 5 }, req(5), 'Follower.Suspecting', ['refuseVote'], { votedEpoch: 5 }],
+  [S, {}, req(5, true), 'Follower.Suspecting', ['refuseVote'], { votedEpoch: 4 }],
+  [S, {}, req(6, true), 'Follower.Suspecting', ['adoptEpoch', 'refuseVote'], { epoch: 6, votedEpoch: 4 }],
+  [S, {}, reply(6, false), 'Follower.Suspecting', ['adoptEpoch'], { epoch: 6 }],
+  [S, {}, higher(8), 'Follower.Suspecting', ['adoptEpoch'], { epoch: 8, votedEpoch: 4 }],
+  [S, {}, promote(false), 'Candidate', ['startElection'], { epoch: 6, votedEpoch: 6, votes: ['n1'] }],
+  [S, {}, promote(true), 'Primary.Leading', ['becomePrimary'], { epoch: 6, votedEpoch: 6, primaryId: 'n1' }],
+  [S, {}, failover, 'Candidate', ['startElection'], { epoch: 6, votedEpoch: 6, votes: ['n1'], primaryId: null }],
+  [S, { epoch: 0, votedEpoch: 0 }, failover, 'Candidate', ['startElection'], { epoch: 2, votedEpoch: 2 }],
+  // Following: a primary heard at T - 100
+  [F, heard, hb('n2', 5), 'Follower.Following', [], { lastHeardMs: T }],
+  [F, heard, hb('n3', 6), 'Follower.Following', ['adoptEpoch'], { primaryId: 'n3', epoch: 6 }],
+  [F, heard, hb('n3', 4), 'Follower.Following', ['rejectStale'], { primaryId: 'n2', lastHeardMs: T - 100 }],
+  [F, heard, req(6), 'Follower.Following', ['refuseVote'], { epoch: 5, votedEpoch: 4, primaryId: 'n2' }],
+  [F, heard, req(6, false, T + 1399), 'Follower.Following', ['refuseVote'], { epoch: 5 }],
+  [F, heard, req(6, false, T + 1400), 'Follower.Suspecting', ['adoptEpoch', 'grantVote'], { epoch: 6, votedEpoch: 6, primaryId: null }],
+  [F, heard, req(6, true, T + 1400), 'Follower.Suspecting', ['adoptEpoch', 'refuseVote'], { epoch: 6, votedEpoch: 4, primaryId: null }],
+  [F, heard, higher(6), 'Follower.Suspecting', ['adoptEpoch'], { epoch: 6, primaryId: null }],
+  [F, heard, reply(6, true), 'Follower.Suspecting', ['adoptEpoch'], { epoch: 6, primaryId: null }],
+  [F, heard, promote(false), 'Follower.Following', ['refusePromotion'], { epoch: 5 }],
+  [F, heard, promote(false, T + 1400), 'Candidate', ['startElection'], { epoch: 6, primaryId: null }],
+  [F, heard, promote(true), 'Primary.Leading', ['becomePrimary'], { epoch: 6, primaryId: 'n1' }],
+  [F, heard, failover, 'Candidate', ['startElection'], { epoch: 6, primaryId: null }],
+];
+
+const show = (v: PromotionSnapshot['value']) => (typeof v === 'string' ? v : Object.entries(v).map(([k, s]) => `${k}.${String(s)}`).join(''));
+const name = (e: Ev): string => (e.type.startsWith('xstate.after') ? e.type.split('.')[2]! : e.type);
+
+for (const [from, context, event, to, effects, after] of rows) {
+  test(`${show(from)} + ${name(event)} ${JSON.stringify(event).slice(0, 70)} -> ${to}`, () => {
+    const step = promotionTransition(at(from, context), event);
+    assert.is(step.state, to);
+    assert.equal(step.effects.map((e) => e.type), effects);
+    for (const [key, value] of Object.entries(after ?? {})) {
+      assert.equal(step.snapshot.context[key as keyof PromotionContext], value, key);
+    }
+  });
+}
+
+test('refusals and grants carry the reason and the epochs the shell replies with', () => {
+  const reasons = (value: PromotionSnapshot['value'], patch: Partial<PromotionContext>, event: Ev) =>
+    promotionTransition(at(value, patch), event).effects.map((e) => JSON.stringify(e.params)).join(' ');
+  assert.is(reasons(S, {}, req(4)), '{"candidateId":"n3","epoch":4,"reason":"staleEpoch","currentEpoch":5}');
+  assert.is(reasons(S, { votedEpoch: 5 }, req(5)), '{"candidateId":"n3","epoch":5,"reason":"alreadyVoted","currentEpoch":5}');
+  assert.is(reasons(S, {}, req(5, true)), '{"candidateId":"n3","epoch":5,"reason":"logBehind","currentEpoch":5}');
+  assert.is(reasons(F, heard, req(6)), '{"candidateId":"n3","epoch":6,"reason":"primaryLive","currentEpoch":5}');
+  assert.is(reasons(F, heard, req(4)), '{"candidateId":"n3","epoch":4,"reason":"staleEpoch","currentEpoch":5}');
+  assert.is(reasons(S, {}, req(6)), '{"epoch":6} {"candidateId":"n3","epoch":6}');
+  assert.is(reasons(S, {}, hb('n2', 4)), '{"from":"n2","epoch":4,"currentEpoch":5}');
+  assert.is(reasons(F, heard, promote(false)), '{"primaryId":"n2","reason":"primaryLive"}');
+  assert.is(reasons(S, {}, promote(true)), '{"epoch":6,"forced":true,"via":"force"}');
+});
+
+test('an accepted heartbeat or a granted vote re-arms the failover timer; a higher epoch or a refusal does not', () => {
+  const timers = (value: PromotionSnapshot['value'], patch: Partial<PromotionContext>, event: Ev) =>
+    promotionTransition(at(value, patch), event).timers.map((t) => `${name({ type: t.event } as Ev)} ${t.delayMs}`);
+  assert.equal(timers(S, {}, hb('n2', 5)), ['failoverTimeout 1875']);
+  assert.equal(timers(F, heard, { type: 'heartbeat', from: 'n2', epoch: 5, nowMs: T, jitter: 0 }), ['failoverTimeout 1500']);
+  assert.equal(timers(S, {}, { ...(req(6) as object), jitter: 0.2 } as Ev), ['failoverTimeout 1650']);
+  assert.equal(timers(F, heard, higher(6)), []);
+  assert.equal(timers(S, {}, req(5, true)), []);
+  assert.equal(timers(F, heard, req(6)), []);
+  assert.equal(timers(S, {}, hb('n2', 4)), []);
+});
+
+test('a follower ignores quorum reports, stale or current vote replies and epochs, and the other timers', () => {
+  for (const [value, patch] of [[S, {}], [F, heard]] as const) {
+    for (const event of [contact, reply(5, true), reply(4, false), higher(5), higher(3), { type: PROMOTION_TIMERS.electionRound }, { type: PROMOTION_TIMERS.lease }] as Ev[]) {
+      const before = at(value, patch);
+      const step = promotionTransition(before, event);
+      assert.equal(step.snapshot.value, before.value, `${show(value)} + ${event.type}`);
+      assert.equal(step.effects, []);
+      assert.equal(step.timers, []);
+      assert.equal(step.snapshot.context, before.context);
+    }
+  }
+});
+
+test('start: a follower, or the bootstrap primary of a new cluster at epoch 1; a restart is always a follower', () => {
+  const input = { nodeId: 'n1', clusterSize: 3, epoch: 0, votedEpoch: 0, jitter: 0 } as const;
+  const follower = initialPromotionStep(input);
+  assert.is(follower.state, 'Follower.Suspecting');
+  assert.equal(follower.effects, []);
+  assert.equal(follower.timers, [{ event: PROMOTION_TIMERS.failoverTimeout, delayMs: 1500 }]);
+  assert.equal({ ...follower.snapshot.context, config: null }, {
+    nodeId: 'n1', clusterSize: 3, config: null, initialRole: 'follower', epoch: 0, votedEpoch: 0, primaryId: null,
+    votes: [], lastJitter: 0, lastHeardMs: null, lastQuorumMs: null, steppedDown: null,
+  });
+  const boot = initialPromotionStep({ ...input, initialRole: 'primary' });
+  assert.is(boot.state, 'Primary.Leading');
+  assert.is(promotionRole(boot.snapshot), 'Primary');
+  assert.equal(boot.effects, [{ type: 'becomePrimary', params: { epoch: 1, forced: false, via: 'bootstrap' } }]);
+  assert.equal(boot.timers, [{ event: PROMOTION_TIMERS.lease, delayMs: 1000 }]);
+  assert.equal([boot.snapshot.context.epoch, boot.snapshot.context.votedEpoch, boot.snapshot.context.primaryId], [1, 1, 'n1']);
+  assert.is(initialPromotionStep({ ...input, initialRole: 'primary', epoch: 1, votedEpoch: 1 }).state, 'Follower.Suspecting');
+  assert.is(initialPromotionStep({ ...input, initialRole: 'primary', epoch: 3 }).state, 'Follower.Suspecting');
+});
+
+test('the follower rows take every targeted transition of Starting and Follower', () => {
+  const taken = rows.map(([from, , event, to]) => [show(from), event.type, to] as const);
+  for (const node of [promotionMachine.root.states.Follower!, ...Object.values(promotionMachine.root.states.Follower!.states)]) {
+    for (const t of [...node.transitions.values()].flat()) {
+      for (const target of t.target ?? []) {
+        const from = node.path.join('.');
+        const dest = target.path.join('.');
+        const hit = taken.some(([f, type, to]) => f.startsWith(from) && type === t.eventType && to.startsWith(dest));
+        assert.ok(hit, `no row for ${from} --${t.eventType}--> ${dest}`);
+      }
+    }
+  }
+});
+
+test.run();
