@@ -53,7 +53,7 @@ function runFile(file) {
       const total = Number(/Total:\s+(\d+)/.exec(clean)?.[1] ?? 0);
       const passed = Number(/Passed:\s+(\d+)/.exec(clean)?.[1] ?? 0);
       const skipped = Number(/Skipped:\s+(\d+)/.exec(clean)?.[1] ?? 0);
-      let failed = total - passed - skipped;
+      let failed = total - passed; // uvu's Total does not include skipped tests
       if (code !== 0 && failed === 0) failed = 1; // crashed or timed out outside a test
       resolve({ file, code, passed, failed, skipped, output: clean, ms: Date.now() - started });
     });

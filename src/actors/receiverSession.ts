@@ -61,6 +61,7 @@ export class ReceiverSession {
   #lastEcho = 0;
   #snapshot: { bytes: Uint8Array; crc: number; received: number } | undefined;
   #closed = false;
+  #installing = false;
   #lastRefusal: string | undefined;
 
   constructor(id: string, host: ReceiverHost, connection: Connection) {
@@ -80,8 +81,18 @@ export class ReceiverSession {
   #onData(chunk: Uint8Array): void {
     if (this.#closed) return;
     this.#reader.push(chunk);
+    this.#drainFrames();
+  }
+
+  /**
+   * Handles buffered frames in order. Stops while a snapshot is being
+   * installed: frames behind SNAPSHOT_END must be checked against the log
+   * position after the install, so they wait in the reader until it is done.
+   */
+  #drainFrames(): void {
     try {
-      for (let frame = this.#reader.next(); frame !== undefined && !this.#closed; frame = this.#reader.next()) {
+      for (let frame = this.#installing ? undefined : this.#reader.next(); frame !== undefined && !this.#closed;
+           frame = this.#installing ? undefined : this.#reader.next()) {
         this.#dispatch(decodeMessage(frame));
       }
     } catch (err) {
@@ -202,13 +213,17 @@ export class ReceiverSession {
     const snap = this.#snapshot;
     this.#snapshot = undefined;
     if (snap === undefined) return;
+    this.#installing = true;
     this.#connection.pause();
     this.#host.installSnapshot(snap.bytes).then(
       () => {
-        this.#connection.resume();
+        this.#installing = false;
         this.#ack(this.#lastEcho);
+        this.#connection.resume();
+        this.#drainFrames();
       },
       (err: unknown) => {
+        this.#installing = false;
         const e = isReplicationError(err) ? err : new ReplicationError('IoError', String(err));
         this.#actor.send({ type: 'protocol.error', code: e.code, message: `snapshot install failed: ${e.message}` });
       },
@@ -260,6 +275,10 @@ export class ReceiverSession {
   }
 
   #onClose(): void {
+    if (!this.#closed && this.#reader.bufferedBytes > 0 && !this.#installing) {
+      // The peer went away in the middle of a frame: that frame is refused too.
+      this.#host.countProtocolError('TruncatedFrame', `connection closed with ${this.#reader.bufferedBytes} bytes of an incomplete frame`);
+    }
     if (!this.#closed) {
       this.#closed = true;
       this.#host.closed(this);

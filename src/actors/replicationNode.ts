@@ -413,7 +413,7 @@ export class ReplicationNode {
       cursor: (fromLsn: number) => state.log.cursor(fromLsn),
       timestampOf: async (lsn: number) => {
         try {
-          return (await state.log.read(lsn, 64, 1))?.firstTimestampMs;
+          return (await state.log.read(Math.max(lsn, state.log.firstLsn), 64, 1))?.firstTimestampMs;
         } catch {
           return undefined;
         }
@@ -519,8 +519,10 @@ export class ReplicationNode {
 
   /**
    * Deletes log segments nobody needs: below every non-Failed replica's
-   * flushed LSN (ignoring replicas once the log passes `retentionMaxBytes`,
-   * which then catch up by snapshot) and covered by a local snapshot.
+   * flushed LSN and covered by a durable local snapshot. Past
+   * `retentionMaxBytes` it deletes just enough of the oldest segments to get
+   * back under the cap, even if a slow replica still needs them (it then
+   * catches up by snapshot): one dead replica cannot fill the disk.
    */
   async #retain(): Promise<void> {
     if (this.#retaining || this.#closing !== undefined) return;
@@ -530,16 +532,18 @@ export class ReplicationNode {
       const log = state.log;
       const starts = log.segmentStarts();
       if (starts.length < 2) return;
-      const overCap = log.diskBytes > this.#options.tuning.retentionMaxBytes;
       let keepFrom = state.applier.appliedLsn + 1;
-      if (!overCap) {
-        for (const s of this.#shippers.values()) {
-          if (s.status !== 'Failed') keepFrom = Math.min(keepFrom, s.progress().flushedLsn + 1);
-        }
+      for (const s of this.#shippers.values()) {
+        if (s.status !== 'Failed') keepFrom = Math.min(keepFrom, s.progress().flushedLsn + 1);
       }
-      const deletable = starts.filter((first, i) => i < starts.length - 1 && starts[i + 1]! <= keepFrom);
-      if (deletable.length === 0) return;
-      const upTo = starts[deletable.length]!; // first LSN that stays
+      const excess = log.diskBytes - this.#options.tuning.retentionMaxBytes;
+      if (excess > 0) {
+        const overCap = Math.min(starts.length - 1, Math.ceil(excess / this.#options.tuning.segmentBytes));
+        keepFrom = Math.min(state.applier.appliedLsn + 1, Math.max(keepFrom, starts[overCap]!));
+      }
+      const deletable = starts.filter((_, i) => i < starts.length - 1 && starts[i + 1]! <= keepFrom).length;
+      if (deletable === 0) return;
+      const upTo = starts[deletable]!; // first LSN that stays
       if (state.snapshotLsn < upTo - 1) await state.persistSnapshot();
       await log.retainFrom(Math.min(upTo, state.snapshotLsn + 1));
     } catch (err) {

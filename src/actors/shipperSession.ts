@@ -35,7 +35,11 @@ export interface ShipperHost {
   firstLsn(): number;
   flushedLsn(): number;
   cursor(fromLsn: number): LogCursor;
-  /** Timestamp of record `lsn` (for time lag), or undefined when unknown. */
+  /**
+   * Timestamp of record `lsn` (for time lag); when retention removed it, the
+   * timestamp of the first record still held (so the age is a lower bound);
+   * undefined when the log has nothing.
+   */
   timestampOf(lsn: number): Promise<number | undefined>;
   takeSnapshot(): { lsn: number; bytes: Uint8Array };
   waitFlushed(afterLsn: number): Promise<void>;
@@ -275,6 +279,9 @@ export class ShipperSession {
       case 'helloAck':
         this.#received = this.#flushed = msg.flushedLsn;
         this.#applied = msg.appliedLsn;
+        // Positions may have moved while disconnected: forget the old age and look it up again.
+        this.#oldestUnappliedTs = undefined;
+        this.#refreshOldestUnapplied();
         this.#shipper?.send({
           type: 'hello.accepted', replicaFlushedLsn: msg.flushedLsn, logFirstLsn: this.#host.firstLsn(),
           primaryFlushedLsn: this.#host.flushedLsn(), windowEntries: this.#windowEntries(), nowMs: this.#host.clock.now(),
@@ -318,18 +325,36 @@ export class ShipperSession {
   #sampleLag(now: number): void {
     const primary = this.#host.flushedLsn();
     const lagEntries = Math.max(0, primary - this.#applied);
+    const labels = { replica: this.replica.id };
+    this.#host.metrics.lagEntries.set(labels, lagEntries);
     if (lagEntries === 0) {
       this.#lagMs = 0;
       this.#oldestUnappliedTs = undefined;
     } else {
       const inflight = this.#inflight.find((b) => b.lastLsn > this.#applied);
       const ts = inflight?.firstTimestampMs ?? this.#oldestUnappliedTs;
-      this.#lagMs = ts === undefined ? this.#lagMs : Math.max(0, now - ts);
+      // Behind, but the age of what it lacks is not known yet (just reconnected,
+      // lookup pending): no sample rather than a stale one.
+      if (ts === undefined) return;
+      this.#lagMs = Math.max(0, now - ts);
     }
-    const labels = { replica: this.replica.id };
     this.#host.metrics.lagMilliseconds.set(labels, this.#lagMs);
-    this.#host.metrics.lagEntries.set(labels, lagEntries);
     this.#health?.send({ type: 'lag.sample', lagMs: this.#lagMs, lagEntries, nowMs: now });
+  }
+
+  /**
+   * Looks up the timestamp of the oldest entry the replica lacks when no
+   * in-flight batch tells it (a replica far behind, or being sent a snapshot).
+   */
+  #refreshOldestUnapplied(): void {
+    if (this.#host.flushedLsn() <= this.#applied) return;
+    const generation = this.#generation;
+    void this.#host.timestampOf(this.#applied + 1).then((ts) => {
+      if (ts !== undefined && generation === this.#generation) {
+        this.#oldestUnappliedTs = ts;
+        this.#sampleLag(this.#host.clock.now());
+      }
+    });
   }
 
   #scheduleHeartbeat(): void {
@@ -338,12 +363,7 @@ export class ShipperSession {
       if (generation !== this.#generation) return;
       const now = this.#host.clock.now();
       this.#write(encodeMessage({ kind: 'heartbeat', epoch: this.#host.epoch(), primaryLsn: this.#host.flushedLsn(), sentAtMs: now }));
-      // Refresh the timestamp of the oldest unapplied entry when none is in flight (a replica far behind).
-      if (this.#host.flushedLsn() > this.#applied && !this.#inflight.some((b) => b.lastLsn > this.#applied)) {
-        void this.#host.timestampOf(this.#applied + 1).then((ts) => {
-          if (ts !== undefined) this.#oldestUnappliedTs = ts;
-        });
-      }
+      if (!this.#inflight.some((b) => b.lastLsn > this.#applied)) this.#refreshOldestUnapplied();
       this.#sampleLag(now);
       this.#scheduleHeartbeat();
     }, this.#host.tuning.heartbeatIntervalMs);

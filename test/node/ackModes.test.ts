@@ -64,9 +64,12 @@ test("with one replica down 'quorum' still succeeds and 'all' rejects with AckTi
     assert.unreachable('ack all must not resolve with a replica down');
   } catch (err) {
     assert.ok(isReplicationError(err, 'AckTimeout'), String(err));
-    assert.is(err.context?.['reached'], 1);
+    // The live replica may or may not have flushed it within the short timeout
+    // on a loaded machine; it must get there, and the error must say 'of 2'.
+    assert.ok((err.context?.['reached'] as number) <= 1, String(err.context?.['reached']));
     assert.is(err.context?.['required'], 2);
     assert.ok(err.message.includes('durable on this node'), err.message);
+    assert.is(await primary.waitFor(err.context?.['lsn'] as number, { replicas: 1, timeoutMs: 10_000 }), 1);
   }
   assert.equal(primary.read('notes', 'a'), { id: 'a' }, 'the write itself is durable and applied locally');
 }));

@@ -128,12 +128,9 @@ test('every kind of bad input is refused with its code, counted, closed, nothing
     assert.equal([c.node('n2').status().role, row?.status, row?.failures], ['replica', 'Healthy', 0], 'the real stream was never disrupted');
   }));
 
-// KNOWN BUG (src/actors/receiverSession.ts, #onClose): bytes of an incomplete
-// frame left in the FrameReader when the peer closes are dropped silently;
-// DESIGN §5 wants a TruncatedFrame counted. Fails today; run with
-// ENGRAM_KNOWN_BUGS=1 to see it (registered only then, not test.skip:
-// scripts/test.mjs counts a skip as -1 failed). Register it always once fixed.
-if (process.env['ENGRAM_KNOWN_BUGS'] === '1') test('a frame cut short by the end of the stream is counted as TruncatedFrame, nothing applied', () =>
+// Regression: bytes of an incomplete frame left in the FrameReader when the
+// peer closes used to be dropped silently; DESIGN §5 wants TruncatedFrame counted.
+test('a frame cut short by the end of the stream is counted as TruncatedFrame, nothing applied', () =>
   withCluster({ size: 2, tuning }, async (c) => {
     await writeMemories(c.primary, 'notes', 'm', 20);
     await c.waitCaughtUp('n2');

@@ -105,20 +105,18 @@ test('a Failed replica does not hold back retention, then recovers through a sna
     assert.is(path[path.length - 1]?.endsWith('->Healthy'), true);
   }));
 
-// KNOWN BUG (src/actors/shipperSession.ts, #sampleLag): while a reconnected replica is
+// Regression (fixed in src/actors/shipperSession.ts, #sampleLag): while a reconnected replica is
 // caught up by snapshot nothing is in flight and the oldest unapplied record is gone from
 // the log, so the time lag keeps its stale value (0) and the replica goes Failed -> Healthy
 // "with lag 0 ms" while lagEntries is ~1000. A 200 ms slow link for n2 makes the primary's
 // first lag sample (a heartbeat tick 50 ms after the snapshot went out) land before the
-// install, every time. Registered only with ENGRAM_KNOWN_BUGS=1.
-if (process.env['ENGRAM_KNOWN_BUGS'] === '1') {
-  test('a replica that reconnects 1000 entries behind is not reported Healthy with lag 0', () =>
-    failAndRecover((changes) => {
-      const back = changes[1]!;
-      assert.ok(back.lagEntries > 0, `n2 was behind when it left Failed (${back.lagEntries} entries)`);
-      assert.ok(back.lagMs > 0, `time lag ${back.lagMs} ms while ${back.lagEntries} entries behind`);
-      assert.is.not(back.to, 'Healthy', 'not Healthy while a snapshot is still on its way');
-    }, slowLink(200)));
-}
+// install, every time.
+test('a replica that reconnects 1000 entries behind is not reported Healthy with lag 0', () =>
+  failAndRecover((changes) => {
+    const back = changes[1]!;
+    assert.ok(back.lagEntries > 0, `n2 was behind when it left Failed (${back.lagEntries} entries)`);
+    assert.ok(back.lagMs > 0, `time lag ${back.lagMs} ms while ${back.lagEntries} entries behind`);
+    assert.is.not(back.to, 'Healthy', 'not Healthy while a snapshot is still on its way');
+  }, slowLink(200)));
 
 test.run();

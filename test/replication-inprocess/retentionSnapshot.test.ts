@@ -86,12 +86,12 @@ test('a replica behind the retention cap gets a snapshot, then the stream; the p
     await tail;
     await c.waitCaughtUp('n2');
 
-    // KNOWN BUG (see snapshotThenBatch.test.ts): batches that reach n2 in the same
-    // TCP read as SNAPSHOT_END are refused as LogGap while the snapshot installs, so the
-    // primary may send the snapshot again. Until fixed: at least one, each event counted.
-    // Once fixed: exactly one sent and one installed, with the same LSN.
-    assert.ok(sent.length >= 1 && sent.every((e) => e.replica === 'n2' && e.lsn > stoppedAt), 'snapshots cover the deleted records');
-    assert.ok(installed.length >= 1 && installed.every((e) => sent.some((s) => s.lsn === e.lsn)), 'n2 installed a snapshot the primary sent');
+    // Exactly one snapshot: frames that follow SNAPSHOT_END wait for the install
+    // (regression: they used to be refused as LogGap, forcing a second snapshot).
+    assert.is(sent.length, 1, `one snapshot sent (${sent.length})`);
+    assert.ok(sent[0]!.replica === 'n2' && sent[0]!.lsn > stoppedAt, 'the snapshot covers the deleted records');
+    assert.is(installed.length, 1, `one snapshot installed (${installed.length})`);
+    assert.is(installed[0]!.lsn, sent[0]!.lsn, 'the one the primary sent');
     assert.is(await metricValue(primary, 'engram_replication_snapshots_sent_total', { replica: 'n2' }), sent.length);
     assert.is(await metricValue(replica, 'engram_replication_snapshots_installed_total'), installed.length);
     assert.equal(digests(replica), digests(primary), 'identical digests after snapshot + stream');

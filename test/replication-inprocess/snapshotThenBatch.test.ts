@@ -7,7 +7,7 @@
  * replica must install the snapshot, then append the batch and ACK it. The
  * same with the batch sent only after the install is acknowledged passes.
  *
- * KNOWN BUG, so the one-write test runs only with ENGRAM_KNOWN_BUGS=1:
+ * Regression (fixed): frames behind SNAPSHOT_END used to be dispatched during the install:
  * src/actors/receiverSession.ts `installSnapshot()` pauses the connection and
  * installs asynchronously, but `#onData` keeps dispatching the frames already
  * in its FrameReader; the BATCH is checked against the log position from
@@ -81,10 +81,6 @@ async function snapshotThenBatch(together: boolean): Promise<void> {
 
 test('a snapshot, then (once installed) the stream: installed, then the batch applied on top', () => snapshotThenBatch(false));
 
-// Registered only with ENGRAM_KNOWN_BUGS=1 (not test.skip: scripts/test.mjs would count a skip as -1 failed).
-// Register it unconditionally once the bug described at the top is fixed.
-if (process.env['ENGRAM_KNOWN_BUGS'] === '1') {
-  test('frames right behind SNAPSHOT_END in the same read wait for the install, then apply after it', () => snapshotThenBatch(true));
-}
+test('frames right behind SNAPSHOT_END in the same read wait for the install, then apply after it', () => snapshotThenBatch(true));
 
 test.run();
