@@ -118,6 +118,38 @@ export class LocalState {
     return snapshot;
   }
 
+  /**
+   * Rebuilds the ledger and projection from scratch up to `lsn` (after a
+   * truncation): from the snapshot file when it does not reach past `lsn`,
+   * else from empty, then replays the log. Records the log no longer holds
+   * are dropped (`resetTo`), to be received again from the primary.
+   */
+  async rebuildTo(lsn: number, emptyProjection: Uint8Array): Promise<void> {
+    const path = joinPath(this.#dir, SNAPSHOT_FILE);
+    const bytes = await this.#fs.readFile(path);
+    const snapshot = bytes === undefined ? undefined : decodeNodeSnapshot(bytes);
+    let from = 0;
+    if (snapshot !== undefined && snapshot.lsn <= lsn) {
+      this.projection.restore(snapshot.projection);
+      this.ledger.restore(snapshot.ledger);
+      from = snapshot.lsn;
+    } else {
+      this.projection.restore(emptyProjection);
+      this.ledger.restore(new SpaceLedger().snapshot());
+      if (snapshot !== undefined) {
+        await this.#fs.unlink(path); // it describes history that was just discarded
+        await this.#fs.syncDir(this.#dir);
+      }
+    }
+    this.snapshotLsn = from;
+    if (from + 1 < this.log.firstLsn) await this.log.resetTo(from);
+    this.applier.resetTo(from);
+    const cursor = this.log.cursor(from + 1);
+    for (let read = await cursor.next(READ_CHUNK_BYTES); read !== undefined && read.firstLsn <= lsn; read = await cursor.next(READ_CHUNK_BYTES)) {
+      this.applier.applyRecords(read.bytes, read.firstLsn, read.count);
+    }
+  }
+
   async #writeSnapshotFile(bytes: Uint8Array): Promise<void> {
     const temp = joinPath(this.#dir, SNAPSHOT_TEMP);
     await this.#fs.unlink(temp);

@@ -26,6 +26,7 @@ export class NodeMetrics {
   readonly epoch: Gauge;
   readonly promotions: Counter;
   readonly discardedEntries: Counter;
+  readonly failoverSeconds: Histogram;
   readonly appliedLsn: Gauge;
   readonly flushedLsn: Gauge;
   readonly walFsyncSeconds: Histogram;
@@ -49,6 +50,7 @@ export class NodeMetrics {
     this.epoch = new Gauge({ name: 'engram_replication_epoch', help: 'Current epoch of this node', registers });
     this.promotions = new Counter({ name: 'engram_replication_promotions_total', help: 'Times this node became primary', registers });
     this.discardedEntries = new Counter({ name: 'engram_replication_discarded_entries_total', help: 'Log records discarded on rejoin (divergent tail)', registers });
+    this.failoverSeconds = new Histogram({ name: 'engram_replication_failover_seconds', help: 'From the last heartbeat of the old primary to this node becoming primary', buckets: [0.25, 0.5, 1, 1.5, 2, 3, 5, 10], registers });
     this.appliedLsn = new Gauge({ name: 'engram_replication_applied_lsn', help: 'Last LSN applied to the projection', registers });
     this.flushedLsn = new Gauge({ name: 'engram_wal_flushed_lsn', help: 'Last durable LSN of the local log', registers });
     this.walFsyncSeconds = new Histogram({ name: 'engram_wal_fsync_seconds', help: 'Durable write of one group commit (O_DSYNC write, or write + fdatasync)', buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1], registers });

@@ -5,6 +5,7 @@
  * guarded: an exception becomes a node `error` event, never an xstate error.
  */
 import type { AnyActorRef } from 'xstate';
+import { type PromotionEffect, promotionMachine } from '../machines/promotion.js';
 import { receiverMachine } from '../machines/receiver.js';
 import { replicaHealthMachine } from '../machines/replicaHealth.js';
 import { shipperMachine } from '../machines/shipper.js';
@@ -19,6 +20,8 @@ export interface SessionDirectory {
   healthChanged(replicaId: string, change: { from: string; to: string; reason: string }): void;
   lagAlert(replicaId: string, alert: { level: 'degraded' | 'severe'; lagMs: number; lagEntries: number }): void;
   effectFailed(where: string, err: unknown): void;
+  /** Every effect of the node's promotion machine. */
+  promotion(effect: PromotionEffect): void;
 }
 
 /** The three logics of a node, with effects bound to `directory`. */
@@ -73,7 +76,29 @@ export function nodeLogics(directory: SessionDirectory): NodeLogics {
       adoptEpoch: ({ self }, p) => onReceiver('adoptEpoch', self, (s) => s.adoptEpoch(p.epoch)),
     },
   });
-  return { shipper, health, receiver };
+  const onPromotion = (effect: PromotionEffect) => {
+    try {
+      directory.promotion(effect);
+    } catch (err) {
+      directory.effectFailed(effect.type, err);
+    }
+  };
+  const promotion = promotionMachine.provide({
+    actions: {
+      adoptEpoch: (_, params) => onPromotion({ type: 'adoptEpoch', params }),
+      rejectStale: (_, params) => onPromotion({ type: 'rejectStale', params }),
+      startElection: (_, params) => onPromotion({ type: 'startElection', params }),
+      grantVote: (_, params) => onPromotion({ type: 'grantVote', params }),
+      refuseVote: (_, params) => onPromotion({ type: 'refuseVote', params }),
+      becomePrimary: (_, params) => onPromotion({ type: 'becomePrimary', params }),
+      leaseLost: (_, params) => onPromotion({ type: 'leaseLost', params }),
+      leaseRegained: (_, params) => onPromotion({ type: 'leaseRegained', params }),
+      stepDown: (_, params) => onPromotion({ type: 'stepDown', params }),
+      refusePromotion: (_, params) => onPromotion({ type: 'refusePromotion', params }),
+      reportSplitBrain: (_, params) => onPromotion({ type: 'reportSplitBrain', params }),
+    },
+  });
+  return { shipper, health, receiver, promotion };
 }
 
 /** Health actors are spawned with id `health:<replicaId>`. */

@@ -71,6 +71,14 @@ export interface Tuning {
   frameMaxBytes: number;
   /** How long a write with ack 'one' | 'quorum' | 'all' waits for replicas before `AckTimeout`. */
   ackTimeoutMs: number;
+  /** Entries appended but not yet durable past which writes are refused with `Overloaded` (back-pressure). */
+  writeQueueMaxEntries: number;
+  /** Replicas start an election after this long without hearing the primary (randomised up to +50%). */
+  failoverTimeoutMs: number;
+  /** A primary that has not heard from a majority for this long refuses writes; must be < failoverTimeoutMs. */
+  leaseMs: number;
+  /** A candidate that neither wins nor hears a primary retries after this (randomised). */
+  electionRoundMs: number;
 }
 
 /** Defaults of every tuning knob. */
@@ -95,6 +103,10 @@ export const defaultTuning: Tuning = {
   receiverPendingMaxBytes: 64 * 1024 * 1024,
   frameMaxBytes: 64 * 1024 * 1024 + 4096,
   ackTimeoutMs: 5000,
+  writeQueueMaxEntries: 100_000,
+  failoverTimeoutMs: 1500,
+  leaseMs: 1000,
+  electionRoundMs: 1000,
 };
 
 /** Options of `createNode`. */
@@ -104,8 +116,14 @@ export interface NodeOptions {
   /** Directory of the node's log, metadata and snapshots. */
   dataDir: string;
   cluster: ClusterConfig;
-  /** Role when the data directory is new (bootstrap). */
+  /**
+   * Role when the data directory is new: the one `'primary'` bootstraps the
+   * cluster at epoch 1. A node that restarts ignores it: it reads its epoch,
+   * follows whoever holds the highest one, or takes part in an election.
+   */
   role: 'primary' | 'replica';
+  /** Elect a new primary automatically when the primary is lost. Default true. */
+  autoFailover?: boolean;
   /** Default write acknowledgement mode. */
   ack?: AckMode;
   tuning?: Partial<Tuning>;
@@ -164,6 +182,7 @@ export function resolveNodeOptions(options: NodeOptions): ResolvedNodeOptions {
       throw bad(`tuning.${key}`, 'must be a positive number');
     }
   }
+  if (tuning.leaseMs >= tuning.failoverTimeoutMs) throw bad('tuning.leaseMs', 'must be shorter than tuning.failoverTimeoutMs (a primary must stop writing before anyone may replace it)');
   if (tuning.batchMaxBytes > tuning.windowBytes) throw bad('tuning.batchMaxBytes', 'must not exceed tuning.windowBytes');
   if (tuning.batchMaxBytes + 4096 > tuning.frameMaxBytes) throw bad('tuning.batchMaxBytes', 'must fit in tuning.frameMaxBytes');
   return { ...options, tuning, self };

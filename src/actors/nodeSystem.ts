@@ -18,6 +18,7 @@ export interface NodeLogics {
   shipper: AnyActorLogic;
   health: AnyActorLogic;
   receiver: AnyActorLogic;
+  promotion: AnyActorLogic;
 }
 
 type SpawnEvent = { type: 'child.spawn'; src: keyof NodeLogics; id: string; input: unknown };

@@ -15,7 +15,7 @@ import type { Connection } from '../ports.js';
 import { type Batch, splitRecords } from '../wire/batch.js';
 import { crc32c } from '../wire/checksum.js';
 import { FrameReader } from '../wire/frameReader.js';
-import { type HelloMessage, PROTOCOL_VERSION, type WireMessage, decodeMessage, encodeMessage } from '../wire/messages.js';
+import { type HelloMessage, PROTOCOL_VERSION, type VoteMessage, type VoteRequestMessage, type WireMessage, decodeMessage, encodeMessage } from '../wire/messages.js';
 
 /** What a receiver session needs from its node. */
 export interface ReceiverHost {
@@ -29,10 +29,15 @@ export interface ReceiverHost {
   appendRecords(payload: Uint8Array, startLsn: number, count: number): void;
   /** Resolves when everything appended so far is durable. */
   whenDurable(): Promise<void>;
-  adoptEpoch(epoch: number): void;
-  /** The primary's HELLO was accepted: its id and epoch history. */
-  followPrimary(primaryId: string, epochHistory: { epoch: number; startLsn: number }[]): void;
-  /** False on a primary: HELLOs are refused. */
+  /** A frame from `from` carried a higher epoch than this node's. */
+  adoptEpoch(epoch: number, from: string): void;
+  /** Before the HELLO_ACK: reconcile with the primary (cut a divergent tail) and adopt its history. */
+  followPrimary(hello: HelloMessage): Promise<void>;
+  /** The primary is alive (a heartbeat or a batch arrived). */
+  primaryHeard(from: string, epoch: number): void;
+  /** A candidate asks for this node's vote; resolves with the (persisted) answer. */
+  voteRequested(request: VoteRequestMessage): Promise<VoteMessage>;
+  /** False on a primary: HELLOs of its own epoch or lower are refused. */
   acceptsStreams(): boolean;
   installSnapshot(bytes: Uint8Array): Promise<void>;
   countProtocolError(code: string, message: string): void;
@@ -102,14 +107,26 @@ export class ReceiverSession {
   }
 
   #dispatch(msg: WireMessage): void {
+    if (msg.kind === 'voteRequest') {
+      // An election connection: one request, one answer, close. Not a replication stream.
+      this.#host.voteRequested(msg).then(
+        (vote) => {
+          this.#send(vote);
+          this.close();
+        },
+        () => this.close(),
+      );
+      return;
+    }
     const local = this.#host.localEpoch();
     const epochOf = 'epoch' in msg ? msg.epoch : undefined;
-    if (epochOf !== undefined && epochOf > local && msg.kind !== 'vote' && msg.kind !== 'voteRequest') {
+    if (epochOf !== undefined && epochOf > local && msg.kind !== 'vote') {
       this.#actor.send({ type: 'epoch.higher', epoch: epochOf });
     }
     const localEpoch = this.#host.localEpoch();
     switch (msg.kind) {
       case 'hello':
+        if (!this.#host.acceptsStreams() && msg.epoch > localEpoch) this.#host.adoptEpoch(msg.epoch, msg.fromId); // steps down
         if (!this.#host.acceptsStreams()) {
           throw new ReplicationError('StaleEpoch', `${this.#host.nodeId} is a primary in epoch ${localEpoch}; HELLO from ${msg.fromId} in epoch ${msg.epoch} refused`);
         }
@@ -130,6 +147,7 @@ export class ReceiverSession {
         return;
       }
       case 'heartbeat':
+        if (this.#hello !== undefined && msg.epoch >= this.#host.localEpoch()) this.#host.primaryHeard(this.#hello.fromId, msg.epoch);
         this.#lastEcho = Math.max(this.#lastEcho, msg.sentAtMs);
         this.#actor.send({ type: 'heartbeat', epoch: msg.epoch, localEpoch });
         return;
@@ -174,8 +192,19 @@ export class ReceiverSession {
    */
   acceptHello(): void {
     const hello = this.#hello;
-    if (hello !== undefined) this.#host.followPrimary(hello.fromId, hello.epochHistory);
-    this.#host.whenDurable().then(() => this.#sendHelloAck(), () => this.close());
+    if (hello === undefined) return;
+    this.#connection.pause();
+    this.#host.primaryHeard(hello.fromId, hello.epoch);
+    this.#host.followPrimary(hello).then(
+      () => {
+        this.#sendHelloAck();
+        this.#connection.resume();
+      },
+      (err: unknown) => {
+        const e = isReplicationError(err) ? err : new ReplicationError('IoError', String(err));
+        this.#actor.send({ type: 'protocol.error', code: e.code, message: `cannot follow ${hello.fromId}: ${e.message}` });
+      },
+    );
   }
 
   #sendHelloAck(): void {
@@ -237,13 +266,13 @@ export class ReceiverSession {
 
   /** The primary's frames carry a higher epoch: the node adopts it. */
   adoptEpoch(epoch: number): void {
-    this.#host.adoptEpoch(epoch);
+    this.#host.adoptEpoch(epoch, this.#hello?.fromId ?? 'unknown');
   }
 
   /** Sends an ERROR frame (the connection is closed right after). */
   sendError(code: string, message: string): void {
     this.#lastRefusal = message;
-    this.#send({ kind: 'error', code, message });
+    this.#send({ kind: 'error', code, message, epoch: this.#host.localEpoch() });
   }
 
   /** Called by the node after each durable group: acknowledges flushed and applied positions. */

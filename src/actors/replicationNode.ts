@@ -18,7 +18,12 @@ import type { Clock, Connection, Listener, Random, Transport } from '../ports.js
 import { MemoryStore } from '../store/memoryStore.js';
 import type { AckMode } from '../types.js';
 import { encodePayload } from '../wire/payload.js';
+import type { AnyActorRef } from 'xstate';
+import { type PromotionEffect, acceptsWrites, majorityOf, promotionRole } from '../machines/promotion.js';
+import type { HelloMessage, VoteMessage, VoteRequestMessage } from '../wire/messages.js';
+import { requestVotes } from './elections.js';
 import { type RecordParts, checkSpaceName, customRecordParts, memoryRecordParts } from './entries.js';
+import { rejoinPrimary } from './rejoin.js';
 import { type LocalState, openLocalState } from './localState.js';
 import { NodeMetrics } from './metrics.js';
 import { type NodeEventMap, NodeEvents, type ReplicaStatus } from './nodeEvents.js';
@@ -92,6 +97,8 @@ export interface NodeStatus {
 }
 
 const RETENTION_CHECK_MS = 1000;
+/** A timeout that never fires in practice (~4 days) yet stays a valid timer even x1.5. */
+const NEVER_MS = 2 ** 28;
 
 /** The ports a node runs on: the real ones (`createNode`) or a simulation's. */
 export interface NodePorts {
@@ -109,12 +116,13 @@ export interface NodePorts {
 export async function openNode(options: NodeOptions, ports: NodePorts): Promise<ReplicationNode> {
   const resolved = resolveNodeOptions(options);
   const projection = resolved.projection ?? new MemoryStore();
+  const emptyProjection = projection.snapshot(); // before any recovery: the state to rebuild from when history is cut
   const state = await openLocalState({
     dir: resolved.dataDir, fs: ports.fs, nodeId: resolved.id,
     clusterId: resolved.cluster.clusterId, projection, segmentBytes: resolved.tuning.segmentBytes,
     monotonicNow: () => performance.now(),
   });
-  const node = new ReplicationNode(resolved, state, ports);
+  const node = new ReplicationNode(resolved, state, ports, emptyProjection);
   try {
     await node.start();
   } catch (err) {
@@ -147,12 +155,23 @@ export class ReplicationNode {
   #ackWaiters = new Set<AckWaiter>();
   #metaWrites: Promise<void> = Promise.resolve();
   #retentionTimer: unknown;
+  #quorumTimer: unknown;
+  #promotion: AnyActorRef | undefined;
+  #leaseOk = true;
+  #transition: Promise<void> = Promise.resolve();
+  #voteDecision: { granted: boolean; epoch: number } | undefined;
+  #promoteRefusal: { primaryId: string | null; reason: string } | undefined;
+  #roleWaiters = new Set<() => void>();
+  #lastQuorumSentMs = -Infinity;
+  #lastHeartbeatSentMs = -Infinity;
+  readonly #emptyProjection: Uint8Array;
   #retaining = false;
   #closing: Promise<void> | undefined;
 
   /** @internal use `createNode` or {@link openNode}. */
-  constructor(options: ResolvedNodeOptions, state: LocalState, ports: NodePorts) {
+  constructor(options: ResolvedNodeOptions, state: LocalState, ports: NodePorts, emptyProjection: Uint8Array) {
     this.#ports = ports;
+    this.#emptyProjection = emptyProjection;
     this.id = options.id;
     this.#options = options;
     this.#state = state;
@@ -161,7 +180,7 @@ export class ReplicationNode {
     this.#clock = ports.clock;
     this.register = options.register ?? new Registry();
     this.metrics = new NodeMetrics(this.register);
-    this.#role = options.role;
+    this.#role = 'replica'; // until the promotion machine says otherwise
     this.#system = createNodeSystem({
       clock: this.#clock,
       logics: nodeLogics({
@@ -170,26 +189,28 @@ export class ReplicationNode {
         healthChanged: (replica, change) => this.#onHealthChange(replica, change),
         lagAlert: (replica, alert) => this.#events.emit('lagAlert', { replica, ...alert }),
         effectFailed: (where, err) => this.#reportError(`effect ${where} failed`, err),
+        promotion: (effect) => this.#onPromotionEffect(effect),
       }),
       ...(options.inspect === undefined ? {} : { inspect: options.inspect }),
       onError: (err) => this.#reportError('actor error', err),
     });
   }
 
-  /** @internal bootstraps the epoch, listens, and starts the role. */
+  /** @internal listens, starts the promotion machine (which bootstraps or follows), and waits for the role. */
   async start(): Promise<void> {
     const state = this.#state;
+    const t = this.#options.tuning;
     state.log.onDurable((bytes, firstLsn, count, writeMs) => this.#onDurable(bytes, firstLsn, count, writeMs));
-    if (this.#role === 'primary' && state.meta.epoch === 0) {
-      const epoch = 1;
-      await state.saveMeta({ epoch, epochHistory: [{ epoch, startLsn: state.log.lastLsn + 1 }] });
-    }
     state.log.epoch = state.meta.epoch;
     this.metrics.epoch.set(state.meta.epoch);
     this.metrics.appliedLsn.set(state.applier.appliedLsn);
     this.metrics.flushedLsn.set(state.log.flushedLsn);
     this.#listener = await this.#ports.transport.listen(this.#options.self.replication, (conn) => this.#accept(conn));
-    if (this.#role === 'primary') this.#startPrimary();
+    // A node that never joined an epoch has nothing to elect for: it waits for
+    // the bootstrap primary and starts its promotion machine on first contact.
+    if (state.meta.epoch > 0 || this.#options.role === 'primary') this.#ensurePromotion();
+    await this.#transition;
+    this.#scheduleQuorumCheck();
     this.#scheduleRetention();
   }
 
@@ -219,6 +240,13 @@ export class ReplicationNode {
     const replicasNeeded = this.#replicasFor(ack);
     checkSpaceName(space);
     if (entries.length === 0) throw new ReplicationError('InvalidEntry', 'writeMany needs at least one entry');
+    const queued = this.#state.log.lastLsn - this.#state.log.flushedLsn;
+    if (queued + entries.length > this.#options.tuning.writeQueueMaxEntries) {
+      throw new ReplicationError('Overloaded', `${queued} entries are waiting for the disk; refusing ${entries.length} more`, {
+        context: { queued, limit: this.#options.tuning.writeQueueMaxEntries },
+        suggestion: 'retry after the pending writes complete (await earlier writes), or raise tuning.writeQueueMaxEntries',
+      });
+    }
     const toParts = this.#state.projection instanceof MemoryStore ? memoryRecordParts : customRecordParts;
     const parts: RecordParts[] = entries.map(toParts);
     const log = this.#state.log;
@@ -264,6 +292,33 @@ export class ReplicationNode {
     });
   }
 
+  /**
+   * Asks this node to become primary. Refused (`PromotionRefused`) while a
+   * healthy primary is reachable, unless `force`: a forced promotion takes the
+   * next epoch at once, which fences the old primary (its frames become
+   * stale). Without `force` this starts an election and resolves if it wins
+   * within `timeoutMs`.
+   *
+   * @example
+   * await replica.promote({ force: true }) // { epoch: 3 }
+   */
+  async promote(options: { force?: boolean; timeoutMs?: number } = {}): Promise<{ epoch: number }> {
+    if (this.#closing !== undefined) throw new ReplicationError('Closed', `node ${this.id} is closed`);
+    this.#ensurePromotion();
+    if (this.#role === 'primary') return { epoch: this.#state.meta.epoch };
+    this.#promoteRefusal = undefined;
+    this.#sendPromotion({ type: 'promote', force: options.force === true, nowMs: this.#clock.now(), jitter: this.#ports.random.next() });
+    const refusal = this.#promoteRefusal as { primaryId: string | null; reason: string } | undefined;
+    if (refusal !== undefined) {
+      throw new ReplicationError('PromotionRefused', `promotion of ${this.id} refused: ${refusal.reason}${refusal.primaryId ? ` (primary ${refusal.primaryId} is reachable)` : ''}`, {
+        context: { ...refusal }, suggestion: 'promote({ force: true }) fences the current primary',
+      });
+    }
+    await this.#transition;
+    if (!this.#isPrimary()) await this.#waitForRole(options.timeoutMs ?? 3 * this.#options.tuning.electionRoundMs);
+    return { epoch: this.#state.meta.epoch };
+  }
+
   /** A memory of the default memory store, decoded; `undefined` when absent. */
   read(space: string, id: string): unknown {
     const projection = this.#state.projection;
@@ -289,7 +344,7 @@ export class ReplicationNode {
     const s = this.#state;
     return {
       id: this.id, role: this.#role, epoch: s.meta.epoch, lsn: s.log.flushedLsn, appliedLsn: s.applier.appliedLsn,
-      primary: this.#role === 'primary' ? this.id : this.#primaryId,
+      primary: this.#role === 'primary' ? this.id : this.#primaryId ?? this.#promotionContext()?.primaryId ?? null,
       replicas: [...this.#shippers.values()].map((x) => x.progress()),
     };
   }
@@ -307,6 +362,8 @@ export class ReplicationNode {
 
   async #close(): Promise<void> {
     if (this.#retentionTimer !== undefined) this.#clock.clearTimeout(this.#retentionTimer);
+    if (this.#quorumTimer !== undefined) this.#clock.clearTimeout(this.#quorumTimer);
+    for (const w of this.#roleWaiters) w();
     for (const w of this.#ackWaiters) {
       this.#clock.clearTimeout(w.timer);
       w.reject(new ReplicationError('Closed', `node ${this.id} closed before LSN ${w.lsn} reached ${w.replicas} replicas`));
@@ -363,9 +420,16 @@ export class ReplicationNode {
   #checkWritable(): void {
     if (this.#closing !== undefined) throw new ReplicationError('Closed', `node ${this.id} is closed`);
     if (this.#role !== 'primary') {
-      throw new ReplicationError('NotPrimary', `node ${this.id} is a replica; write to the primary${this.#primaryId ? ` (${this.#primaryId})` : ''}`, {
-        context: { primary: this.#primaryId },
+      const primary = this.status().primary;
+      throw new ReplicationError('NotPrimary', `node ${this.id} is a replica; write to the primary${primary ? ` (${primary})` : ''}`, {
+        context: { primary },
         suggestion: 'send writes to the node whose status().role is primary',
+      });
+    }
+    if (!this.#leaseOk) {
+      throw new ReplicationError('NotPrimary', `node ${this.id} has not heard from a majority within its ${this.#options.tuning.leaseMs} ms lease and refuses writes`, {
+        context: { primary: null },
+        suggestion: 'a new primary may be elected; retry against status().primary',
       });
     }
   }
@@ -386,6 +450,7 @@ export class ReplicationNode {
 
   #startPrimary(): void {
     this.#primaryId = this.id;
+    this.#stopShippers();
     for (const replica of this.#options.cluster.nodes) {
       if (replica.id === this.id) continue;
       const session = new ShipperSession(this.#shipperHost(), replica);
@@ -393,6 +458,15 @@ export class ReplicationNode {
       this.metrics.replicaStatus.set({ replica: replica.id, status: 'Healthy' }, 1);
       session.start();
     }
+  }
+
+  #stopShippers(): void {
+    for (const [id, session] of this.#shippers) {
+      session.stop();
+      this.#system.stop(`shipper:${id}`);
+      this.#system.stop(`health:${id}`);
+    }
+    this.#shippers.clear();
   }
 
   #shipperHost() {
@@ -432,7 +506,11 @@ export class ReplicationNode {
       }),
       onError: (replica: string, code: string, message: string) => this.#events.emit('error', { code, message, replica }),
       onSnapshotSent: (replica: string, lsn: number, bytes: number) => this.#events.emit('snapshot', { replica, lsn, bytes, direction: 'sent' }),
-      onProgress: () => this.#onProgress(),
+      onProgress: () => {
+        this.#onProgress();
+        this.#checkQuorum();
+      },
+      higherEpochSeen: (epoch: number, from: string) => this.#sendPromotion({ type: 'epoch.higher', epoch, from, jitter: this.#ports.random.next() }),
     };
   }
 
@@ -453,11 +531,10 @@ export class ReplicationNode {
       }),
       appendRecords: (payload, startLsn, count) => state.log.appendRecords(payload, startLsn, count),
       whenDurable: () => state.log.sync(),
-      adoptEpoch: (epoch) => this.#saveMeta({ epoch }),
-      followPrimary: (primaryId, epochHistory) => {
-        this.#primaryId = primaryId;
-        if (JSON.stringify(epochHistory) !== JSON.stringify(state.meta.epochHistory)) this.#saveMeta({ epochHistory });
-      },
+      adoptEpoch: (epoch, from) => this.#sendPromotion({ type: 'epoch.higher', epoch, from, jitter: this.#ports.random.next() }),
+      followPrimary: (hello) => this.#followPrimary(hello),
+      primaryHeard: (from, epoch) => this.#primaryHeard(from, epoch),
+      voteRequested: (request) => this.#voteRequested(request),
       acceptsStreams: () => this.#role === 'replica',
       installSnapshot: async (bytes) => {
         const snapshot = await state.installSnapshot(bytes);
@@ -507,6 +584,215 @@ export class ReplicationNode {
     this.#events.emit('error', { code, message });
   }
 
+  // ---- failover: the promotion machine and what feeds it ----
+
+  #sendPromotion(event: Record<string, unknown> & { type: string }): void {
+    if (this.#promotion === undefined && (event.type === 'heartbeat' || event.type === 'epoch.higher')) this.#ensurePromotion();
+    this.#promotion?.send(event);
+  }
+
+  /** Starts the promotion machine (once) from the persisted epoch and vote. */
+  #ensurePromotion(): void {
+    if (this.#promotion !== undefined || this.#closing !== undefined) return;
+    const t = this.#options.tuning;
+    const meta = this.#state.meta;
+    this.#promotion = this.#system.spawn('promotion', 'promotion', {
+      nodeId: this.id,
+      clusterSize: this.#options.cluster.nodes.length,
+      initialRole: this.#options.role === 'primary' ? 'primary' : 'follower',
+      epoch: meta.epoch,
+      votedEpoch: meta.votedEpoch,
+      // Without automatic failover no one else can be elected, so there is no lease to keep either.
+      // (Both stay far below the 2^31 - 1 ms timer limit even with election jitter.)
+      failoverTimeoutMs: this.#options.autoFailover === false ? NEVER_MS : t.failoverTimeoutMs,
+      leaseMs: this.#options.autoFailover === false ? NEVER_MS - 1 : t.leaseMs,
+      electionRoundMs: t.electionRoundMs,
+      jitter: this.#ports.random.next(),
+    });
+  }
+
+  #isPrimary(): boolean {
+    return this.#role === 'primary';
+  }
+
+  #promotionContext(): { primaryId: string | null; lastHeardMs: number | null } | undefined {
+    return this.#promotion?.getSnapshot().context as { primaryId: string | null; lastHeardMs: number | null } | undefined;
+  }
+
+  /** Runs `step` after every earlier role transition, in order; errors are reported, never thrown. */
+  #queueTransition(what: string, step: () => Promise<void>): void {
+    this.#transition = this.#transition.then(step).catch((err: unknown) => this.#reportError(what, err));
+  }
+
+  #onPromotionEffect(effect: PromotionEffect): void {
+    switch (effect.type) {
+      case 'adoptEpoch':
+        this.#saveMeta({ epoch: Math.max(effect.params.epoch, this.#state.meta.epoch) });
+        return;
+      case 'rejectStale':
+        return; // the receiver machine already answers a stale frame with ERROR StaleEpoch
+      case 'startElection': {
+        const { epoch } = effect.params;
+        this.#saveMeta({ epoch, votedEpoch: epoch, votedFor: this.id });
+        const log = this.#state.log;
+        const request: VoteRequestMessage = {
+          kind: 'voteRequest', clusterId: this.#options.cluster.clusterId, candidateId: this.id, epoch,
+          lastEpoch: this.#lastLogEpoch(), lastLsn: log.lastLsn,
+        };
+        void this.#metaWrites.then(() => requestVotes({
+          transport: this.#ports.transport, clock: this.#clock, request,
+          peers: this.#options.cluster.nodes.filter((n) => n.id !== this.id),
+          timeoutMs: Math.max(100, Math.floor(this.#options.tuning.electionRoundMs / 2)),
+          onReply: (from, replyEpoch, granted) => this.#sendPromotion({ type: 'vote.reply', from, epoch: replyEpoch, granted, jitter: this.#ports.random.next() }),
+        }));
+        return;
+      }
+      case 'grantVote':
+        this.#voteDecision = { granted: true, epoch: effect.params.epoch };
+        this.#saveMeta({ epoch: Math.max(this.#state.meta.epoch, effect.params.epoch), votedEpoch: effect.params.epoch, votedFor: effect.params.candidateId });
+        return;
+      case 'refuseVote':
+        this.#voteDecision = { granted: false, epoch: effect.params.currentEpoch };
+        return;
+      case 'becomePrimary': {
+        const { epoch, via, forced } = effect.params;
+        const heard = this.#promotionContext()?.lastHeardMs ?? null;
+        this.#queueTransition('becoming primary', async () => {
+          await this.#metaWrites;
+          const state = this.#state;
+          await state.log.sync();
+          const history = [...state.meta.epochHistory.filter((e) => e.epoch < epoch), { epoch, startLsn: state.log.lastLsn + 1 }];
+          await state.saveMeta({ epoch, epochHistory: history });
+          state.log.epoch = epoch;
+          this.metrics.epoch.set(epoch);
+          for (const r of [...this.#receivers.values()]) r.close(); // stop following anyone
+          this.#assignedSeq.clear();
+          this.#leaseOk = true;
+          this.#role = 'primary';
+          this.#startPrimary();
+          const failoverMs = via === 'election' && heard !== null ? this.#clock.now() - heard : null;
+          if (via !== 'bootstrap') this.metrics.promotions.inc();
+          if (failoverMs !== null) this.metrics.failoverSeconds.observe(failoverMs / 1000);
+          this.#logger.info('became primary', { epoch, via });
+          this.#events.emit('promoted', { epoch, via, forced, failoverMs });
+          for (const w of this.#roleWaiters) w();
+        });
+        return;
+      }
+      case 'leaseLost':
+        this.#leaseOk = false;
+        this.#logger.warn('lease lost: no majority heard, refusing writes', { epoch: effect.params.epoch });
+        this.#events.emit('error', { code: 'NotPrimary', message: `lease lost in epoch ${effect.params.epoch}: refusing writes until a majority is heard` });
+        return;
+      case 'leaseRegained':
+        this.#leaseOk = true;
+        return;
+      case 'stepDown': {
+        const { epoch, reason, primaryId } = effect.params;
+        const wasPrimary = this.#role === 'primary';
+        this.#role = 'replica';
+        this.#leaseOk = true;
+        this.#primaryId = primaryId;
+        if (wasPrimary) {
+          this.#stopShippers();
+          for (const w of this.#ackWaiters) {
+            this.#clock.clearTimeout(w.timer);
+            w.reject(new ReplicationError('NotPrimary', `node ${this.id} stepped down (${reason}) before LSN ${w.lsn} reached ${w.replicas} replicas`));
+          }
+          this.#ackWaiters.clear();
+        }
+        this.#logger.warn('stepped down', { epoch, reason, primaryId });
+        this.#events.emit('demoted', { epoch, reason, primary: primaryId });
+        return;
+      }
+      case 'refusePromotion':
+        this.#promoteRefusal = { primaryId: effect.params.primaryId, reason: effect.params.reason };
+        return;
+      case 'reportSplitBrain':
+        this.#reportError('split brain', new ReplicationError('StaleEpoch', `another node (${effect.params.from}) claims to be primary of epoch ${effect.params.epoch}`));
+        return;
+    }
+  }
+
+  /** Epoch of this node's last log record (from the record, else from the epoch history). */
+  #lastLogEpoch(): number {
+    const log = this.#state.log;
+    return log.lastEpoch || this.#state.epochOf(log.lastLsn);
+  }
+
+  /** A heartbeat (or batch) from the primary: tell the promotion machine, at most every few ms. */
+  #primaryHeard(from: string, epoch: number): void {
+    const now = this.#clock.now();
+    if (now - this.#lastHeartbeatSentMs < 20) return;
+    this.#lastHeartbeatSentMs = now;
+    this.#primaryId = from;
+    this.#sendPromotion({ type: 'heartbeat', from, epoch, nowMs: now, jitter: this.#ports.random.next() });
+  }
+
+  /** Decides a vote request through the promotion machine; replies only after the vote is persisted. */
+  async #voteRequested(request: VoteRequestMessage): Promise<VoteMessage> {
+    this.#voteDecision = undefined;
+    if (request.clusterId === this.#options.cluster.clusterId && this.#promotion !== undefined) {
+      this.#sendPromotion({
+        type: 'vote.request', candidateId: request.candidateId, epoch: request.epoch, lastEpoch: request.lastEpoch,
+        lastLsn: request.lastLsn, ownLastEpoch: this.#lastLogEpoch(), ownLastLsn: this.#state.log.lastLsn,
+        nowMs: this.#clock.now(), jitter: this.#ports.random.next(),
+      });
+    }
+    const decision = this.#voteDecision as { granted: boolean; epoch: number } | undefined;
+    await this.#metaWrites;
+    return { kind: 'vote', voterId: this.id, epoch: decision?.epoch ?? this.#state.meta.epoch, granted: decision?.granted ?? false };
+  }
+
+  /** Before answering a primary's HELLO: cut a divergent tail, then adopt its epoch history. */
+  async #followPrimary(hello: HelloMessage): Promise<void> {
+    await this.#transition;
+    const cut = await rejoinPrimary(this.#state, hello, { fs: this.#ports.fs, dataDir: this.#options.dataDir, emptyProjection: this.#emptyProjection });
+    if (cut !== undefined) {
+      this.#assignedSeq.clear();
+      this.metrics.discardedEntries.inc(cut.count);
+      this.metrics.appliedLsn.set(this.#state.applier.appliedLsn);
+      this.#logger.warn('discarded a divergent tail', { ...cut });
+      this.#events.emit('truncated', cut);
+    }
+    this.#primaryId = hello.fromId;
+    if (JSON.stringify(hello.epochHistory) !== JSON.stringify(this.#state.meta.epochHistory)) this.#saveMeta({ epochHistory: hello.epochHistory });
+    await this.#metaWrites;
+  }
+
+  /** On the primary: tell the promotion machine when a majority (this node included) was heard within the lease. */
+  #checkQuorum(): void {
+    if (this.#role !== 'primary') return;
+    const now = this.#clock.now();
+    const leaseMs = this.#options.tuning.leaseMs;
+    let heard = 1;
+    for (const s of this.#shippers.values()) if (now - s.lastContactMs <= leaseMs) heard++;
+    if (heard >= majorityOf(this.#options.cluster.nodes.length) && now - this.#lastQuorumSentMs >= leaseMs / 8) {
+      this.#lastQuorumSentMs = now;
+      this.#sendPromotion({ type: 'quorum.contact', nowMs: now });
+    }
+  }
+
+  #scheduleQuorumCheck(): void {
+    this.#quorumTimer = this.#clock.setTimeout(() => {
+      this.#checkQuorum();
+      if (this.#closing === undefined) this.#scheduleQuorumCheck();
+    }, Math.max(10, Math.floor(this.#options.tuning.leaseMs / 8)));
+  }
+
+  #waitForRole(timeoutMs: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const done = () => {
+        this.#clock.clearTimeout(timer);
+        this.#roleWaiters.delete(done);
+        if (this.#role === 'primary') resolve();
+        else reject(new ReplicationError('PromotionRefused', `${this.id} did not win an election within ${timeoutMs} ms`, { suggestion: 'a majority must be reachable; promote({ force: true }) overrides' }));
+      };
+      const timer = this.#clock.setTimeout(done, timeoutMs);
+      this.#roleWaiters.add(done);
+    });
+  }
+
   // ---- retention ----
 
   #scheduleRetention(): void {
@@ -518,8 +804,9 @@ export class ReplicationNode {
   }
 
   /**
-   * Deletes log segments nobody needs: below every non-Failed replica's
-   * flushed LSN and covered by a durable local snapshot. Past
+   * Deletes log segments nobody needs: below every replica's flushed LSN
+   * (Failed ones included: a replica back after a short outage catches up
+   * from the log, not by snapshot) and covered by a durable local snapshot. Past
    * `retentionMaxBytes` it deletes just enough of the oldest segments to get
    * back under the cap, even if a slow replica still needs them (it then
    * catches up by snapshot): one dead replica cannot fill the disk.
@@ -533,9 +820,7 @@ export class ReplicationNode {
       const starts = log.segmentStarts();
       if (starts.length < 2) return;
       let keepFrom = state.applier.appliedLsn + 1;
-      for (const s of this.#shippers.values()) {
-        if (s.status !== 'Failed') keepFrom = Math.min(keepFrom, s.progress().flushedLsn + 1);
-      }
+      for (const s of this.#shippers.values()) keepFrom = Math.min(keepFrom, s.progress().flushedLsn + 1);
       const excess = log.diskBytes - this.#options.tuning.retentionMaxBytes;
       if (excess > 0) {
         const overCap = Math.min(starts.length - 1, Math.ceil(excess / this.#options.tuning.segmentBytes));

@@ -48,6 +48,8 @@ export interface ShipperHost {
   onSnapshotSent(replica: string, lsn: number, bytes: number): void;
   /** A replica's flushed or applied position moved. */
   onProgress(replica: string): void;
+  /** A replica refused this primary with a higher epoch: this node must step down. */
+  higherEpochSeen(epoch: number, from: string): void;
 }
 
 interface InFlight {
@@ -77,6 +79,8 @@ export interface ReplicaProgress {
 export class ShipperSession {
   readonly replica: ClusterNode;
   status: ReplicaStatus = 'Healthy';
+  /** Clock time of the last frame from the replica (for the primary's lease). */
+  lastContactMs = -Infinity;
   readonly #host: ShipperHost;
   #shipper: AnyActorRef | undefined;
   #health: AnyActorRef | undefined;
@@ -275,6 +279,7 @@ export class ShipperSession {
   }
 
   #onMessage(msg: WireMessage): void {
+    this.lastContactMs = this.#host.clock.now();
     switch (msg.kind) {
       case 'helloAck':
         this.#received = this.#flushed = msg.flushedLsn;
@@ -291,6 +296,7 @@ export class ShipperSession {
         this.#onAck(msg);
         return;
       case 'error':
+        if (msg.epoch !== undefined && msg.epoch > this.#host.epoch()) this.#host.higherEpochSeen(msg.epoch, this.replica.id);
         this.#event({ type: this.#streaming ? 'peer.error' : 'hello.rejected', code: msg.code, message: msg.message });
         return;
       default:
@@ -321,8 +327,13 @@ export class ShipperSession {
     void this.#pump();
   }
 
-  /** Time lag: age of the oldest entry the replica has not applied (0 when caught up). */
-  #sampleLag(now: number): void {
+  /**
+   * Time lag: age of the oldest entry the replica has not applied (0 when
+   * caught up). Gauges follow every ACK; the health machine gets one sample
+   * per heartbeat tick (`toHealth`), not one per ACK: lag monitoring stays a
+   * few samples per second whatever the write rate.
+   */
+  #sampleLag(now: number, toHealth = false): void {
     const primary = this.#host.flushedLsn();
     const lagEntries = Math.max(0, primary - this.#applied);
     const labels = { replica: this.replica.id };
@@ -339,7 +350,7 @@ export class ShipperSession {
       this.#lagMs = Math.max(0, now - ts);
     }
     this.#host.metrics.lagMilliseconds.set(labels, this.#lagMs);
-    this.#health?.send({ type: 'lag.sample', lagMs: this.#lagMs, lagEntries, nowMs: now });
+    if (toHealth) this.#health?.send({ type: 'lag.sample', lagMs: this.#lagMs, lagEntries, nowMs: now });
   }
 
   /**
@@ -352,7 +363,7 @@ export class ShipperSession {
     void this.#host.timestampOf(this.#applied + 1).then((ts) => {
       if (ts !== undefined && generation === this.#generation) {
         this.#oldestUnappliedTs = ts;
-        this.#sampleLag(this.#host.clock.now());
+        this.#sampleLag(this.#host.clock.now(), true);
       }
     });
   }
@@ -364,7 +375,7 @@ export class ShipperSession {
       const now = this.#host.clock.now();
       this.#write(encodeMessage({ kind: 'heartbeat', epoch: this.#host.epoch(), primaryLsn: this.#host.flushedLsn(), sentAtMs: now }));
       if (!this.#inflight.some((b) => b.lastLsn > this.#applied)) this.#refreshOldestUnapplied();
-      this.#sampleLag(now);
+      this.#sampleLag(now, true);
       this.#scheduleHeartbeat();
     }, this.#host.tuning.heartbeatIntervalMs);
   }

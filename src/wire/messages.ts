@@ -105,6 +105,8 @@ export interface ErrorMessage {
   kind: 'error';
   code: string;
   message: string;
+  /** The sender's epoch, when it matters (a `StaleEpoch` refusal tells the stale side how far behind it is). */
+  epoch?: number;
 }
 
 /** Candidate → peer: asks for a vote in `epoch`. */
@@ -262,7 +264,9 @@ export function decodeMessage(frame: Frame): WireMessage {
     }
     case FrameType.Error: {
       const o = asObject(decodePayload(body), 'ERROR');
-      return { kind: 'error', code: str(o, 'code', 'ERROR', 64), message: str(o, 'message', 'ERROR', 4096) };
+      const error: ErrorMessage = { kind: 'error', code: str(o, 'code', 'ERROR', 64), message: str(o, 'message', 'ERROR', 4096) };
+      if (o['epoch'] !== undefined) error.epoch = uint(o, 'epoch', 'ERROR');
+      return error;
     }
     case FrameType.VoteRequest: {
       const o = asObject(decodePayload(body), 'VOTE_REQUEST');

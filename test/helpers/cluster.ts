@@ -78,6 +78,8 @@ export class Cluster {
     this.dirs.set(id, dir);
     const node = await createNode({
       id, dataDir: dir, cluster: this.config, role: id === 'n1' ? 'primary' : 'replica',
+      // These tests are about replication, not failover: a busy test machine must not trigger elections or lease loss.
+      autoFailover: false,
       tuning: this.#options.tuning ?? {}, ...this.#options.nodeOptions?.[id], ...extra,
     });
     this.#running.set(id, node);

@@ -25,7 +25,7 @@ async function cluster(dir: string) {
   const ports = [await freePort(), await freePort(), await freePort()];
   const config = { clusterId: 'acks', nodes: ports.map((p, i) => ({ id: `n${i + 1}`, replication: `127.0.0.1:${p}` })) };
   const tuning = { ackTimeoutMs: 400, backoffScheduleMs: [20, 50], connectTimeoutMs: 300 };
-  const start = (i: number, role: 'primary' | 'replica') => createNode({ id: `n${i}`, dataDir: join(dir, `n${i}`), cluster: config, role, tuning });
+  const start = (i: number, role: 'primary' | 'replica') => createNode({ id: `n${i}`, dataDir: join(dir, `n${i}`), cluster: config, role, tuning, autoFailover: false });
   const replicas = await Promise.all([start(2, 'replica'), start(3, 'replica')]);
   const primary = await start(1, 'primary');
   return { primary, replicas: replicas as ReplicationNode[], start };
