@@ -804,7 +804,8 @@ export class ReplicationNode {
   }
 
   /**
-   * Deletes log segments nobody needs: below every replica's flushed LSN
+   * Once the log holds a quarter of `retentionMaxBytes`, deletes log
+   * segments nobody needs: below every replica's flushed LSN
    * (Failed ones included: a replica back after a short outage catches up
    * from the log, not by snapshot) and covered by a durable local snapshot. Past
    * `retentionMaxBytes` it deletes just enough of the oldest segments to get
@@ -818,7 +819,9 @@ export class ReplicationNode {
       const state = this.#state;
       const log = state.log;
       const starts = log.segmentStarts();
-      if (starts.length < 2) return;
+      // Deleting segments needs a snapshot covering them, which costs about the
+      // size of the state: only bother once the log holds a quarter of the cap.
+      if (starts.length < 2 || log.diskBytes < this.#options.tuning.retentionMaxBytes / 4) return;
       let keepFrom = state.applier.appliedLsn + 1;
       for (const s of this.#shippers.values()) keepFrom = Math.min(keepFrom, s.progress().flushedLsn + 1);
       const excess = log.diskBytes - this.#options.tuning.retentionMaxBytes;
