@@ -35,7 +35,10 @@ const sampleBytes = encodePayload(memory(123456)).length + 40 + 5 + 10;
 let dirCount = 0;
 const freshDir = () => join(root, `run-${dirCount++}`);
 
-async function throughput(): Promise<number> {
+const preEncoded = encodePayload(memory(123456)).slice();
+
+/** Entries/s with WRITERS concurrent writers, each appending one entry and awaiting its durability. */
+async function throughput(encodeEach: boolean): Promise<number> {
   const log = await openLog({ dir: freshDir(), fs: nodeFileSystem });
   log.epoch = 1;
   let written = 0;
@@ -48,7 +51,7 @@ async function throughput(): Promise<number> {
       const s = (seq.get(space) ?? 0) + 1;
       seq.set(space, s);
       const i = written++;
-      log.append(space, `mem-${i}`, RecordKind.Put, s, encodePayload(memory(i)), Date.now());
+      log.append(space, `mem-${i}`, RecordKind.Put, s, encodeEach ? encodePayload(memory(i)) : preEncoded, Date.now());
       await log.sync();
     }
   };
@@ -111,15 +114,18 @@ const medianOf = (runs: Latency[], k: keyof Latency) => median(runs.map((r) => r
 console.log(`msgpackr native accelerator: ${isNativeAccelerationEnabled ? 'loaded' : 'NOT loaded'}; entry ~${sampleBytes} bytes on disk; ${RUNS} run(s) per figure`);
 
 const ours: number[] = [];
+const oursEncoding: number[] = [];
 const bareAppend: number[] = [];
 const barePrealloc: number[] = [];
 for (let r = 0; r < RUNS; r++) {
-  ours.push(await throughput());
+  ours.push(await throughput(false));
+  oursEncoding.push(await throughput(true));
   bareAppend.push(await baselineThroughput(false));
   barePrealloc.push(await baselineThroughput(true));
 }
 console.log(`\nunthrottled, ${WRITERS} concurrent writers, append+sync each:`);
-console.log(`  log (encode + group commit):         ${fmt(median(ours))} entries/s   runs: ${ours.map((x) => fmt(x)).join(', ')}`);
+console.log(`  log.append (record encode + group commit, payload pre-encoded): ${fmt(median(ours))} entries/s   runs: ${ours.map((x) => fmt(x)).join(', ')}`);
+console.log(`  same + msgpack encode of each entry in the writer:           ${fmt(median(oursEncoding))} entries/s   runs: ${oursEncoding.map((x) => fmt(x)).join(', ')}`);
 console.log(`  bare write+fdatasync (append file):  ${fmt(median(bareAppend))} entries/s   runs: ${bareAppend.map((x) => fmt(x)).join(', ')}`);
 console.log(`  bare write+fdatasync (prealloc):     ${fmt(median(barePrealloc))} entries/s   runs: ${barePrealloc.map((x) => fmt(x)).join(', ')}`);
 
