@@ -1,0 +1,62 @@
+/**
+ * Randomised kill runs shared by the ack-mode failover tests: on one
+ * long-lived three-process cluster, each run writes ~`writes` entries into a
+ * fresh space under load, SIGKILLs the current primary at a random moment
+ * (seeded), lets a replica take over, restarts the killed node on its data
+ * dir, waits for convergence, and checks on every node:
+ * present ⊇ acknowledged, present ⊆ attempted, identical digests.
+ */
+import * as assert from 'uvu/assert';
+import type { AckMode } from '../../src/index.js';
+import { waitFor } from '../helpers/waitFor.js';
+import { FAST, LoadWriter, type ProcCluster, missingIds, prng, withProcCluster } from './processHarness.js';
+
+export interface RunReport { run: number; killed: string; killAt: number; acked: number; attempted: number; present: number; newPrimary: string; ms: number }
+
+async function oneRun(c: ProcCluster, ack: AckMode, run: number, random: () => number, writes: number): Promise<RunReport> {
+  const started = performance.now();
+  const space = `r${run}`;
+  const primary = await c.primary();
+  const killAt = 10 + Math.floor(random() * (writes - 20));
+  const load = new LoadWriter(c, space, `${ack}${run}`, ack);
+  load.start(1 + Math.floor(random() * 3));
+  await waitFor(() => load.acked.size >= killAt, { timeoutMs: 15_000, what: `${killAt} acks before the kill` });
+  await primary.kill();
+  const next = await c.primary(15_000, c.ids.filter((id) => id !== primary.id));
+  await waitFor(() => load.acked.size >= writes, { timeoutMs: 20_000, what: `${writes} acks in all` });
+  await load.stop();
+  await c.start(primary.id);
+  const spaces = await c.converge(space);
+  const all = [...spaces.entries()];
+  assert.is(all.length, 3);
+  let present = 0;
+  for (const [id, summary] of all) {
+    assert.is(summary.digest, all[0]![1].digest, `digest of ${id}`);
+    const missing = await missingIds(c.node(id), space, load.acked.keys());
+    assert.equal(missing, [], `acknowledged (${ack}) writes missing on ${id}`);
+    const absent = await missingIds(c.node(id), space, load.attempted);
+    present = load.attempted.size - absent.length;
+    assert.is(summary.count, present, `${id} holds ${summary.count} records but only ${present} attempted ids: a record nobody wrote`);
+  }
+  assert.equal(c.uncaught(), []);
+  return { run, killed: primary.id, killAt, acked: load.acked.size, attempted: load.attempted.size, present, newPrimary: next.id, ms: Math.round(performance.now() - started) };
+}
+
+/** `runs` randomised runs with `ack`; the seed comes from ENGRAM_SEED or the clock and is printed on failure. */
+export async function randomisedRuns(ack: AckMode, runs: number, writes = 200): Promise<RunReport[]> {
+  const seed = Number(process.env['ENGRAM_SEED'] ?? Date.now() % 2 ** 31);
+  const random = prng(seed);
+  const reports: RunReport[] = [];
+  try {
+    await withProcCluster({ tuning: FAST }, async (c) => {
+      for (let run = 0; run < runs; run++) reports.push(await oneRun(c, ack, run, random, writes));
+    });
+  } catch (err) {
+    const e = err as Error;
+    e.message = `[ack ${ack}, seed ${seed} (rerun with ENGRAM_SEED=${seed}), run ${reports.length}] ${e.message}`;
+    console.error(e.message);
+    throw e;
+  }
+  for (const r of reports) console.log(`  ${JSON.stringify(r)}`);
+  return reports;
+}
