@@ -732,7 +732,11 @@ export class ReplicationNode {
   /** Decides a vote request through the promotion machine; replies only after the vote is persisted. */
   async #voteRequested(request: VoteRequestMessage): Promise<VoteMessage> {
     this.#voteDecision = undefined;
-    if (request.clusterId === this.#options.cluster.clusterId && this.#promotion !== undefined) {
+    if (request.clusterId === this.#options.cluster.clusterId) {
+      // A node that never joined still votes (an empty log never outranks a
+      // candidate's); only a node that has joined ever asks for votes, so a
+      // cluster of never-joined nodes still never elects among itself.
+      this.#ensurePromotion();
       this.#sendPromotion({
         type: 'vote.request', candidateId: request.candidateId, epoch: request.epoch, lastEpoch: request.lastEpoch,
         lastLsn: request.lastLsn, ownLastEpoch: this.#lastLogEpoch(), ownLastLsn: this.#state.log.lastLsn,

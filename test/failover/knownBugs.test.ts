@@ -1,6 +1,4 @@
-// Known src/ bugs found by the failover process tests, each as a minimal
-// failing test. They run only with ENGRAM_KNOWN_BUGS=1 (CI stays green);
-// the report describes cause and fix.
+// Regressions for src/ bugs found by the failover process tests (fixed).
 //
 // 1. A node that never joined an epoch (fresh data dir, never reached by a
 //    primary) refuses every vote: src/actors/replicationNode.ts start() only
@@ -18,11 +16,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { FAST, withProcCluster } from './processHarness.js';
 
-const known = process.env['ENGRAM_KNOWN_BUGS'] === '1';
 const batch = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => ({ id: `${prefix}-${i}` }));
 
-if (known) {
-  test('a majority with one never-joined node elects a primary after the primary is lost', () =>
+{
+  test('a majority with one never-joined node elects a primary after the primary is lost (regression)', () =>
     withProcCluster({ tuning: FAST, initial: ['n1', 'n2'] }, async (c) => {
       const w = await c.node('n1').writeMany('s', batch('a', 20), 'quorum'); // n1 + n2 are a quorum
       assert.is(w.count, 20);
@@ -34,8 +31,6 @@ if (known) {
       const spaces = [...(await c.converge('s')).values()];
       assert.ok(spaces.every((s) => s.count === 20), JSON.stringify(spaces));
     }));
-} else {
-  test('known src/ bugs: skipped (set ENGRAM_KNOWN_BUGS=1 to run them)', () => undefined);
 }
 
 test.run();
