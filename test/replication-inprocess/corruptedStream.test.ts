@@ -11,10 +11,11 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { tcpTransport } from '../../src/adapters/tcpTransport.js';
 import type { ReplicationNode } from '../../src/actors/replicationNode.js';
-import type { Connection, Transport } from '../../src/ports.js';
+import type { Transport } from '../../src/ports.js';
 import { FrameType } from '../../src/wire/frame.js';
 import { digests, metricValue, withCluster, writeMemories } from '../helpers/cluster.js';
 import { waitFor } from '../helpers/waitFor.js';
+import { wrapConnection, wrapTransport } from '../helpers/wrapConnection.js';
 
 type Damage = 'flip' | 'drop';
 
@@ -22,32 +23,19 @@ type Damage = 'flip' | 'drop';
 function damaging(base: Transport = tcpTransport) {
   let armed: Damage | undefined;
   let damaged = 0;
-  const wrap = (conn: Connection): Connection => ({
-    get remoteAddress() { return conn.remoteAddress; },
-    get pendingBytes() { return conn.pendingBytes; },
-    write: (chunks) => {
+  const transport = wrapTransport(base, 'dialled', (conn) => wrapConnection(conn, {
+    write: (chunks, real) => {
       const [head, payload] = chunks;
-      if (armed === undefined || head === undefined || payload === undefined || head[4] !== FrameType.Batch) return conn.write(chunks);
+      if (armed === undefined || head === undefined || payload === undefined || head[4] !== FrameType.Batch) return real.write(chunks);
       const damage = armed;
       armed = undefined;
       damaged++;
       if (damage === 'drop') return true;
       const flipped = payload.slice();
       flipped[flipped.length >> 1]! ^= 0x20;
-      return conn.write([head, flipped]);
+      return real.write([head, flipped]);
     },
-    onData: (listener) => conn.onData(listener),
-    onDrain: (listener) => conn.onDrain(listener),
-    onClose: (listener) => conn.onClose(listener),
-    pause: () => conn.pause(),
-    resume: () => conn.resume(),
-    end: () => conn.end(),
-    destroy: () => conn.destroy(),
-  });
-  const transport: Transport = {
-    listen: (address, onConnection) => base.listen(address, onConnection),
-    connect: async (address, options) => wrap(await base.connect(address, options)),
-  };
+  }));
   return { transport, arm: (damage: Damage) => { armed = damage; }, damaged: () => damaged };
 }
 

@@ -13,9 +13,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { tcpTransport } from '../../src/adapters/tcpTransport.js';
 import { parseSegmentName } from '../../src/log/segmentName.js';
-import type { Connection, Transport } from '../../src/ports.js';
+import type { Transport } from '../../src/ports.js';
 import { digests, metricValue, withCluster, writeMemories } from '../helpers/cluster.js';
 import { waitFor } from '../helpers/waitFor.js';
+import { wrapConnection, wrapTransport } from '../helpers/wrapConnection.js';
 
 const tuning = {
   segmentBytes: 64 * 1024, retentionMaxBytes: 256 * 1024, failuresToFail: 3, heartbeatIntervalMs: 50,
@@ -39,22 +40,9 @@ interface Change { from: string; to: string; lagEntries: number; lagMs: number }
 
 /** A TCP transport whose accepted connections deliver every chunk `delayMs` late (a slow link), in order. */
 function slowLink(delayMs: number): Transport {
-  const wrap = (conn: Connection): Connection => ({
-    get remoteAddress() { return conn.remoteAddress; },
-    get pendingBytes() { return conn.pendingBytes; },
-    write: (chunks) => conn.write(chunks),
-    onData: (listener) => conn.onData((chunk) => { setTimeout(() => listener(chunk), delayMs); }),
-    onDrain: (listener) => conn.onDrain(listener),
-    onClose: (listener) => conn.onClose(listener),
-    pause: () => conn.pause(),
-    resume: () => conn.resume(),
-    end: () => conn.end(),
-    destroy: () => conn.destroy(),
-  });
-  return {
-    listen: (address, onConnection) => tcpTransport.listen(address, (conn) => onConnection(wrap(conn))),
-    connect: (address, options) => tcpTransport.connect(address, options),
-  };
+  return wrapTransport(tcpTransport, 'accepted', (conn) => wrapConnection(conn, {
+    data: (chunk, deliver) => void setTimeout(() => deliver(chunk), delayMs),
+  }));
 }
 
 /**

@@ -12,30 +12,18 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { tcpTransport } from '../../src/adapters/tcpTransport.js';
 import type { ReplicaStatus } from '../../src/actors/nodeEvents.js';
-import type { Connection, Transport } from '../../src/ports.js';
+import type { Transport } from '../../src/ports.js';
 import { digests, metricValue, withCluster } from '../helpers/cluster.js';
 import { waitFor } from '../helpers/waitFor.js';
+import { wrapConnection, wrapTransport } from '../helpers/wrapConnection.js';
 
 /** A TCP transport whose accepted connections deliver nothing while held, then everything in order. */
 function throttle(base: Transport = tcpTransport) {
   let held = false;
   const queued: (() => void)[] = [];
-  const wrap = (conn: Connection): Connection => ({
-    get remoteAddress() { return conn.remoteAddress; },
-    get pendingBytes() { return conn.pendingBytes; },
-    write: (chunks) => conn.write(chunks),
-    onData: (listener) => conn.onData((chunk) => (held ? queued.push(() => listener(chunk)) : listener(chunk))),
-    onDrain: (listener) => conn.onDrain(listener),
-    onClose: (listener) => conn.onClose(listener),
-    pause: () => conn.pause(),
-    resume: () => conn.resume(),
-    end: () => conn.end(),
-    destroy: () => conn.destroy(),
-  });
-  const transport: Transport = {
-    listen: (address, onConnection) => base.listen(address, (conn) => onConnection(wrap(conn))),
-    connect: (address, options) => base.connect(address, options),
-  };
+  const transport = wrapTransport(base, 'accepted', (conn) => wrapConnection(conn, {
+    data: (chunk, deliver) => void (held ? queued.push(() => deliver(chunk)) : deliver(chunk)),
+  }));
   return {
     transport,
     hold: () => { held = true; },
