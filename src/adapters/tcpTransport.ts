@@ -186,6 +186,13 @@ class TcpConnection implements Connection {
   destroy(): void {
     const socket = this.#socket;
     if (socket.destroyed) return;
+    if (socket.writableEnded && !socket.writableFinished) {
+      // A graceful end is in progress: libuv refuses a reset now (EINVAL) after
+      // Node already marked the socket closing, so 'close' would never come
+      // and the descriptor would leak. A plain destroy finishes it.
+      socket.destroy();
+      return;
+    }
     try {
       socket.resetAndDestroy();
     } catch {

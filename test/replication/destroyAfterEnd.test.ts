@@ -11,11 +11,9 @@
  * just as a peer dies hits the same window.
  *
  * The scenario runs in a child process (this file, forked with an env var)
- * so that a hang at exit fails the test instead of hanging the run. A known
- * bug: it runs only with ENGRAM_KNOWN_BUGS=1 until fixed (docs/testing.md).
- * Fix: in TcpConnection.destroy(), when `socket.writableEnded &&
- * !socket.writableFinished` call `socket.destroy()` instead of
- * `resetAndDestroy()`.
+ * so that a hang at exit fails the test instead of hanging the run.
+ * Regression (fixed): TcpConnection.destroy() now calls `socket.destroy()`
+ * instead of `resetAndDestroy()` while a graceful end is in progress.
  */
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -24,7 +22,6 @@ import * as assert from 'uvu/assert';
 import { tcpTransport } from '../../src/adapters/tcpTransport.js';
 
 const CHILD_FLAG = 'ENGRAM_DESTROY_AFTER_END_CHILD';
-const known = process.env['ENGRAM_KNOWN_BUGS'] === '1';
 
 /** In the child: end() then destroy() a connection; print whether onClose fired; then exit naturally. */
 async function childScenario(): Promise<void> {
@@ -45,9 +42,6 @@ async function childScenario(): Promise<void> {
 
 if (process.env[CHILD_FLAG] === '1') {
   await childScenario();
-} else if (!known) {
-  test('known src/ bug (tcpTransport destroy after end): skipped (set ENGRAM_KNOWN_BUGS=1 to run it)', () => undefined);
-  test.run();
 } else {
   test('destroy() after end(): onClose fires and the process exits (tcpTransport destroy during a pending shutdown)', async () => {
     const child = fork(fileURLToPath(import.meta.url), [], {
