@@ -38,8 +38,10 @@ const freshDir = () => join(root, `run-${dirCount++}`);
 const preEncoded = encodePayload(memory(123456)).slice();
 
 /** Entries/s with WRITERS concurrent writers, each appending one entry and awaiting its durability. */
-async function throughput(encodeEach: boolean): Promise<number> {
-  const log = await openLog({ dir: freshDir(), fs: nodeFileSystem });
+async function throughput(encodeEach: boolean, preallocate = true): Promise<number> {
+  const log = await openLog({ dir: freshDir(), fs: nodeFileSystem, preallocate });
+  // Let the first spare segment finish zero-filling before the clock starts.
+  await new Promise((r) => setTimeout(r, preallocate ? 1500 : 0));
   log.epoch = 1;
   let written = 0;
   let running = true;
@@ -114,17 +116,20 @@ const medianOf = (runs: Latency[], k: keyof Latency) => median(runs.map((r) => r
 console.log(`msgpackr native accelerator: ${isNativeAccelerationEnabled ? 'loaded' : 'NOT loaded'}; entry ~${sampleBytes} bytes on disk; ${RUNS} run(s) per figure`);
 
 const ours: number[] = [];
+const oursNoPrealloc: number[] = [];
 const oursEncoding: number[] = [];
 const bareAppend: number[] = [];
 const barePrealloc: number[] = [];
 for (let r = 0; r < RUNS; r++) {
   ours.push(await throughput(false));
+  oursNoPrealloc.push(await throughput(false, false));
   oursEncoding.push(await throughput(true));
   bareAppend.push(await baselineThroughput(false));
   barePrealloc.push(await baselineThroughput(true));
 }
 console.log(`\nunthrottled, ${WRITERS} concurrent writers, append+sync each:`);
 console.log(`  log.append (record encode + group commit, payload pre-encoded): ${fmt(median(ours))} entries/s   runs: ${ours.map((x) => fmt(x)).join(', ')}`);
+console.log(`  same, preallocate: false (no spare zero-fill):            ${fmt(median(oursNoPrealloc))} entries/s   runs: ${oursNoPrealloc.map((x) => fmt(x)).join(', ')}`);
 console.log(`  same + msgpack encode of each entry in the writer:           ${fmt(median(oursEncoding))} entries/s   runs: ${oursEncoding.map((x) => fmt(x)).join(', ')}`);
 console.log(`  bare write+fdatasync (append file):  ${fmt(median(bareAppend))} entries/s   runs: ${bareAppend.map((x) => fmt(x)).join(', ')}`);
 console.log(`  bare write+fdatasync (prealloc):     ${fmt(median(barePrealloc))} entries/s   runs: ${barePrealloc.map((x) => fmt(x)).join(', ')}`);
