@@ -493,7 +493,6 @@ export class ReplicationNode {
         }
       },
       takeSnapshot: () => state.takeSnapshot(),
-      waitFlushed: (lsn: number) => state.log.waitFlushed(lsn),
       spawnShipper: (session: ShipperSession) => ({
         health: this.#system.spawn('health', `health:${session.replica.id}`, {
           laggingLagMs: t.laggingLagMs, degradedLagMs: t.degradedLagMs, severeLagMs: t.severeLagMs,

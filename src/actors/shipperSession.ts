@@ -42,7 +42,6 @@ export interface ShipperHost {
    */
   timestampOf(lsn: number): Promise<number | undefined>;
   takeSnapshot(): { lsn: number; bytes: Uint8Array };
-  waitFlushed(afterLsn: number): Promise<void>;
   spawnShipper(session: ShipperSession): { shipper: AnyActorRef; health: AnyActorRef };
   onError(replica: string, code: string, message: string): void;
   onSnapshotSent(replica: string, lsn: number, bytes: number): void;
