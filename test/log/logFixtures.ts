@@ -12,17 +12,7 @@ import { encodePayload } from '../../src/wire/payload.js';
 import { type DecodedRecord, readRecord } from '../../src/wire/record.js';
 import { viewOf } from '../../src/wire/u64.js';
 
-/** mulberry32: a small seeded PRNG; tests print the seed so a failure can be replayed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom } from '../helpers/prng.js';
 
 /** The seed of a test run: `SEED=n` in the environment, or a fixed default. */
 export function testSeed(fallback: number): number {
