@@ -246,11 +246,21 @@ export class Log {
     if (count > MAX_SAFE_U64 - this.#lastLsn) throw new ReplicationError('LsnOverflow', 'the log reached LSN 2^53 - 1');
     const view = viewOf(bytes);
     this.#checkRecords(bytes, view, startLsn, count);
+    // Records are placed one by one (a group or segment may end between
+    // them), but copied in runs: one copy per group the batch lands in.
+    let run: WriteGroup | undefined;
+    let runSrc = 0;
+    let runDst = 0;
     let offset = 0;
     for (let i = 0; i < count; i++) {
       const length = view.getUint32(offset + RecordOffset.length, true);
       const group = this.#groupFor(length);
-      group.buffer.set(bytes.subarray(offset, offset + length), group.used);
+      if (group !== run) {
+        run?.buffer.set(bytes.subarray(runSrc, offset), runDst);
+        run = group;
+        runSrc = offset;
+        runDst = group.used;
+      }
       this.#place(group, length, startLsn + i);
       if (i === count - 1) {
         this.#lastEpoch = view.getUint32(offset + RecordOffset.epoch, true);
@@ -258,6 +268,7 @@ export class Log {
       }
       offset += length;
     }
+    run?.buffer.set(bytes.subarray(runSrc, offset), runDst);
   }
 
   /**
