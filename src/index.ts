@@ -4,8 +4,8 @@
  */
 import { nodeFileSystem } from './adapters/nodeFileSystem.js';
 import { systemClock, systemRandom } from './adapters/systemClock.js';
-import { tcpTransport } from './adapters/tcpTransport.js';
-import type { NodeOptions } from './actors/nodeOptions.js';
+import { createTcpTransport } from './adapters/tcpTransport.js';
+import { type NodeOptions, defaultTuning } from './actors/nodeOptions.js';
 import { type ReplicationNode, openNode } from './actors/replicationNode.js';
 
 export * from './errors.js';
@@ -32,7 +32,7 @@ export { createTcpTransport, tcpTransport } from './adapters/tcpTransport.js';
 export function createNode(options: NodeOptions): Promise<ReplicationNode> {
   return openNode(options, {
     fs: options.fs ?? nodeFileSystem,
-    transport: options.transport ?? tcpTransport,
+    transport: options.transport ?? createTcpTransport({ keepAliveMs: options.tuning?.keepAliveMs ?? defaultTuning.keepAliveMs }),
     clock: options.clock ?? systemClock,
     random: options.random ?? systemRandom,
   });
