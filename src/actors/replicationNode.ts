@@ -399,10 +399,7 @@ export class ReplicationNode {
   /** How many replicas have reached `lsn` at `stage`. */
   #replicasAt(lsn: number, stage: 'flushed' | 'applied'): number {
     let n = 0;
-    for (const s of this.#shippers.values()) {
-      const p = s.progress();
-      if ((stage === 'flushed' ? p.flushedLsn : p.appliedLsn) >= lsn) n++;
-    }
+    for (const s of this.#shippers.values()) if ((stage === 'flushed' ? s.flushedLsn : s.appliedLsn) >= lsn) n++;
     return n;
   }
 
@@ -826,7 +823,7 @@ export class ReplicationNode {
       // size of the state: only bother once the log holds a quarter of the cap.
       if (starts.length < 2 || log.diskBytes < this.#options.tuning.retentionMaxBytes / 4) return;
       let keepFrom = state.applier.appliedLsn + 1;
-      for (const s of this.#shippers.values()) keepFrom = Math.min(keepFrom, s.progress().flushedLsn + 1);
+      for (const s of this.#shippers.values()) keepFrom = Math.min(keepFrom, s.flushedLsn + 1);
       const excess = log.diskBytes - this.#options.tuning.retentionMaxBytes;
       if (excess > 0) {
         const overCap = Math.min(starts.length - 1, Math.ceil(excess / this.#options.tuning.segmentBytes));

@@ -125,6 +125,16 @@ export class ShipperSession {
     this.closeConnection();
   }
 
+  /** The replica's durable position (from its ACKs). */
+  get flushedLsn(): number {
+    return this.#flushed;
+  }
+
+  /** The replica's applied position (from its ACKs). */
+  get appliedLsn(): number {
+    return this.#applied;
+  }
+
   /** The log flushed more records: ship them if the stream is idle. */
   notifyFlushed(): void {
     if (this.#streaming) void this.#pump();
