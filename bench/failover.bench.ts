@@ -35,7 +35,7 @@ async function failoverOnce(c: ProcCluster, run: number): Promise<number> {
   const old = await c.primary(30_000);
   // writable with a quorum (a fresh or busy primary may briefly be outside its lease)
   await waitFor(() => old.writeMany('s', [{ id: `before-${run}` }], 'quorum').then(() => true, () => false), { timeoutMs: 30_000, intervalMs: 50, what: 'a writable primary' });
-  // every node has joined the epoch (a node that never has cannot vote yet: see test/failover/knownBugs.test.ts)
+  // every node has joined the epoch
   await c.converge('s', 30_000);
   const others = c.liveNodes().filter((n) => n !== old);
   const killedAt = performance.now();

@@ -73,6 +73,8 @@ export interface ReplicaProgress {
   applyLagMs: number;
   failures: number;
   lastError: string | null;
+  /** Milliseconds since the last frame from the replica, or null before the first. */
+  lastContactAgoMs: number | null;
 }
 
 export class ShipperSession {
@@ -150,6 +152,7 @@ export class ShipperSession {
       lagBytes: this.#inflightBytes,
       lagMs: this.#lagMs, writeLagMs: this.#writeLagMs, flushLagMs: this.#flushLagMs, applyLagMs: this.#applyLagMs,
       failures: this.#failures, lastError: this.#lastError,
+      lastContactAgoMs: this.lastContactMs === -Infinity ? null : this.#host.clock.now() - this.lastContactMs,
     };
   }
 

@@ -14,7 +14,7 @@ test('a local-ack tail only the killed primary had is cut and reported exactly',
   withProcCluster({ tuning: FAST }, async (c) => {
     const n1 = c.node('n1');
     await n1.writeMany('s', batch('a', 100), 'quorum');
-    await c.converge('s'); // every replica has joined epoch 1 (see knownBugs.test.ts for one that has not)
+    await c.converge('s'); // every replica has joined epoch 1 (see neverJoinedVoter.test.ts for one that has not)
     await Promise.all([c.node('n2').kill(), c.node('n3').kill()]);
     const lost = await n1.writeMany('s', batch('lost', 30), 'local'); // within the lease: durable only on n1
     assert.is(lost.node, 'n1');

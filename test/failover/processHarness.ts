@@ -93,7 +93,9 @@ export class ProcCluster {
     const ports = await freePorts(options.size ?? 3);
     const c = new ProcCluster({ clusterId: `fo-${process.pid}`, nodes: ports.map((p, i) => ({ id: `n${i + 1}`, replication: `127.0.0.1:${p}` })) }, options);
     try {
-      await Promise.all(c.config.nodes.filter((n) => options.initial?.includes(n.id) ?? true).map((n) => c.start(n.id)));
+      const initial = c.config.nodes.filter((n) => options.initial?.includes(n.id) ?? true).map((n) => n.id);
+      await Promise.all(initial.map((id) => c.start(id)));
+      if (initial.includes('n1')) await c.heard('n1', initial.filter((id) => id !== 'n1'));
     } catch (err) { await c.cleanup(); throw err; }
     return c;
   }
@@ -118,6 +120,13 @@ export class ProcCluster {
       void node.exited.then(() => { clearTimeout(timer); reject(new Error(`${id} exited while starting`)); });
     });
     return node;
+  }
+  /** Waits until primary `id` has had a frame from each of `replicas` (so its lease stands on them). */
+  async heard(id: string, replicas: string[], timeoutMs = 15_000): Promise<void> {
+    await waitFor(async () => {
+      const st = await within(this.node(id).status(), 500).catch(() => undefined);
+      return replicas.every((r) => st?.replicas.find((p) => p.id === r)?.lastContactAgoMs != null);
+    }, { timeoutMs, intervalMs: 20, what: `${id} hearing from ${replicas.join(',')}` });
   }
   /** The live node that says it is primary (highest epoch), polling until one does. */
   async primary(timeoutMs = 15_000, among: string[] = this.ids): Promise<ProcNode> {
