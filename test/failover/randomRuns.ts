@@ -2,7 +2,7 @@
  * Randomised kill runs shared by the ack-mode failover tests: on one
  * long-lived three-process cluster, each run writes ~`writes` entries into a
  * fresh space under load, SIGKILLs the current primary at a random moment
- * (seeded), lets a replica take over, restarts the killed node on its data
+ * (seeded; alternately in the first and second half of the writes), lets a replica take over, restarts the killed node on its data
  * dir, waits for convergence, and checks on every node:
  * present ⊇ acknowledged, present ⊆ attempted, identical digests.
  */
@@ -18,7 +18,8 @@ async function oneRun(c: ProcCluster, ack: AckMode, run: number, random: () => n
   const started = performance.now();
   const space = `r${run}`;
   const primary = await c.primary();
-  const killAt = 10 + Math.floor(random() * (writes - 20));
+  // Even runs kill in the first half of the writes, odd runs in the second: the moments spread by construction.
+  const killAt = 10 + Math.floor(((run % 2) + random()) * (writes - 20) / 2);
   const load = new LoadWriter(c, space, `${ack}${run}`, ack);
   load.start(1 + Math.floor(random() * 3));
   await waitFor(() => load.acked.size >= killAt, { timeoutMs: 15_000, what: `${killAt} acks before the kill` });
@@ -65,7 +66,7 @@ export async function randomisedRuns(ack: AckMode, runs: number, writes = 200): 
 /**
  * Runs `runs` randomised kill runs with `ack` and asserts what both ack modes
  * promise: every run really failed over, no acknowledged write was lost, none
- * invented, and the kill moments spread over the run.
+ * invented.
  */
 export async function checkRandomisedRuns(ack: AckMode, runs: number): Promise<void> {
   const reports = await randomisedRuns(ack, runs);
@@ -75,6 +76,4 @@ export async function checkRandomisedRuns(ack: AckMode, runs: number): Promise<v
     assert.ok(r.acked >= 200, `run ${r.run} acked ${r.acked}`);
     assert.ok(r.present >= r.acked && r.present <= r.attempted, `run ${r.run}: ${JSON.stringify(r)}`);
   }
-  const early = reports.filter((r) => r.killAt < 100).length;
-  assert.ok(runs < 6 || (early > 0 && early < runs), `kill moments ${reports.map((r) => r.killAt).join(',')}`);
 }
