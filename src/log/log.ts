@@ -28,6 +28,7 @@ import { type FileSystem, joinPath } from './fileSystem.js';
 import { type RecoveryReport, recoverSegments, zeroRange } from './recover.js';
 import { Segment } from './segment.js';
 import { SPARE_SEGMENT_NAME } from './segmentName.js';
+import { TailCache } from './tailCache.js';
 import { WriteGroup } from './writeGroup.js';
 
 /** Options of {@link openLog}. */
@@ -59,6 +60,8 @@ export interface LogOptions {
   monotonicNow?: () => number;
   /** Distance between sparse index entries. Default 64 KiB. */
   indexStrideBytes?: number;
+  /** Newest durable bytes kept in memory for readers that follow the tail (0: none). Default 8 MiB. */
+  tailCacheBytes?: number;
 }
 
 /** Durable records read from the log: whole records, as they lie on disk. */
@@ -123,6 +126,7 @@ export class Log {
   readonly #groupMaxBytes: number;
   readonly #initialLsn: number;
   readonly #now: (() => number) | undefined;
+  readonly #tail: TailCache;
   #segments: Segment[];
   #groups: WriteGroup[] = [];
   #pool: Uint8Array[] = [];
@@ -155,6 +159,7 @@ export class Log {
     this.#groupMaxBytes = options.groupMaxBytes ?? GROUP_MAX_BYTES_DEFAULT;
     this.#initialLsn = options.firstLsn ?? 1;
     this.#now = options.monotonicNow;
+    this.#tail = new TailCache(options.tailCacheBytes ?? 8 * 1024 * 1024);
     this.#segments = segments;
     this.recovery = report;
     const last = segments[segments.length - 1];
@@ -389,6 +394,7 @@ export class Log {
     this.#lastEpoch = lastEpoch;
     this.#lastTimestampMs = lastTimestampMs;
     this.#rewrites++;
+    this.#tail.clear();
     return { fromLsn: lsn + 1, toLsn, count: toLsn - lsn };
   }
 
@@ -437,6 +443,7 @@ export class Log {
     this.#lastEpoch = 0;
     this.#lastTimestampMs = 0;
     this.#rewrites++;
+    this.#tail.clear();
     // Waiters for LSNs the reset jumped over would otherwise hang until the
     // next group commit; they wake now and find those LSNs gone (LogTruncated).
     this.#releaseWaiters();
@@ -568,6 +575,7 @@ export class Log {
       segment.durableBytes = extent.fileOffset + (extent.end - extent.start);
       segment.durableLastLsn = extent.lastLsn;
       segment.fileBytes = Math.max(segment.fileBytes, segment.durableBytes);
+      this.#tail.add(segment, extent.fileOffset, group.buffer.subarray(extent.start, extent.end));
     }
     if (group.entries > 0) {
       this.#flushedLsn = group.lastLsn;
@@ -739,34 +747,44 @@ export class Log {
   async #readFrom(segment: Segment, offset: number, lsn: number, maxBytes: number, maxEntries: number): Promise<LogRead | undefined> {
     const available = segment.durableBytes - offset;
     if (available <= 0) return undefined;
-    let buffer = new Uint8Array(Math.min(Math.max(maxBytes, RECORD_HEADER_BYTES), available));
+    const limit = Math.max(maxBytes, RECORD_HEADER_BYTES);
+    const cached = this.#tail.from(segment, offset);
+    if (cached !== undefined) {
+      const firstLength = viewOf(cached).getUint32(0, true);
+      return wholeRecords(cached, Math.min(cached.length, Math.max(limit, firstLength)), lsn, maxEntries, segment, offset);
+    }
+    let buffer = new Uint8Array(Math.min(limit, available));
     let n = await this.#readAt(segment, buffer, offset);
-    let view = viewOf(buffer);
-    const firstLength = view.getUint32(0, true);
+    const firstLength = viewOf(buffer).getUint32(0, true);
     if (firstLength > n) {
       buffer = new Uint8Array(firstLength);
       n = await this.#readAt(segment, buffer, offset);
-      view = viewOf(buffer);
     }
-    let pos = 0;
-    let count = 0;
-    // `count === 0`: always at least one record, as documented, even for
-    // maxEntries < 1 (which would otherwise be reported as Corruption).
-    while ((count < maxEntries || count === 0) && pos + RECORD_HEADER_BYTES <= n) {
-      const length = view.getUint32(pos, true);
-      if (length < RECORD_HEADER_BYTES || pos + length > n) break;
-      pos += length;
-      count++;
-    }
-    if (count === 0) throw new ReplicationError('Corruption', `cannot read a whole record of ${segment.name} at ${offset}`);
-    return {
-      bytes: buffer.subarray(0, pos),
-      firstLsn: lsn,
-      lastLsn: lsn + count - 1,
-      count,
-      firstTimestampMs: readU64(view, RecordOffset.timestampMs),
-    };
+    return wholeRecords(buffer, n, lsn, maxEntries, segment, offset);
   }
+}
+
+/** The whole records among the first `n` bytes of `buffer` (record `lsn` first), at most `maxEntries` (at least one). */
+function wholeRecords(buffer: Uint8Array, n: number, lsn: number, maxEntries: number, segment: Segment, offset: number): LogRead {
+  const view = viewOf(buffer);
+  let pos = 0;
+  let count = 0;
+  // `count === 0`: always at least one record, as documented, even for
+  // maxEntries < 1 (which would otherwise be reported as Corruption).
+  while ((count < maxEntries || count === 0) && pos + RECORD_HEADER_BYTES <= n) {
+    const length = view.getUint32(pos, true);
+    if (length < RECORD_HEADER_BYTES || pos + length > n) break;
+    pos += length;
+    count++;
+  }
+  if (count === 0) throw new ReplicationError('Corruption', `cannot read a whole record of ${segment.name} at ${offset}`);
+  return {
+    bytes: buffer.subarray(0, pos),
+    firstLsn: lsn,
+    lastLsn: lsn + count - 1,
+    count,
+    firstTimestampMs: readU64(view, RecordOffset.timestampMs),
+  };
 }
 
 /**
