@@ -1,0 +1,38 @@
+/**
+ * `engram-repl promote --url URL [--force]`: asks the node at URL to become
+ * the primary (`POST /promote`). Without `--force` it is refused while a
+ * healthy primary is reachable; `--force` takes the next epoch at once and
+ * fences the old primary.
+ *
+ * @example
+ * // engram-repl promote --url http://127.0.0.1:8102 --force
+ */
+import { ApiClient, ApiError } from '../apiClient.js';
+import { baseUrl, parseFlags, required } from '../args.js';
+
+const USAGE = `usage: engram-repl promote --url URL [--force]
+
+Asks the node at URL to become the primary. Refused (PromotionRefused) while
+a healthy primary is reachable, unless --force, which takes the next epoch at
+once and fences the old primary.
+
+  --url URL   the node's HTTP address, e.g. http://127.0.0.1:8102
+  --force     promote even though a primary is reachable
+  -h, --help  this help`;
+
+const FLAGS = { url: { type: 'string' }, force: { type: 'boolean' } } as const;
+
+/** Runs the `promote` command. */
+export async function promoteCommand(argv: string[]): Promise<number> {
+  const flags = parseFlags(argv, FLAGS, USAGE);
+  if (flags === undefined) return 0;
+  const api = new ApiClient(baseUrl(required(flags.url, 'url', USAGE), USAGE), 30_000);
+  const result = await api.promote(flags.force === true).catch((err: unknown) => {
+    if (err instanceof ApiError && err.code === 'PromotionRefused') {
+      throw new ApiError(err.status, err.code, err.message, 'engram-repl promote --force takes the next epoch and fences the current primary');
+    }
+    throw err;
+  });
+  process.stdout.write(`${result.id} is ${result.role} of epoch ${result.epoch}\n`);
+  return 0;
+}
