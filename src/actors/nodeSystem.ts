@@ -12,6 +12,7 @@
  */
 import { type AnyActorLogic, type AnyActorRef, type InspectionEvent, type Observer, type UnknownActorLogic, assign, createActor, setup, stopChild } from 'xstate';
 import type { Clock } from '../ports.js';
+import { strippingInspector } from './inspection.js';
 
 /** The machine logics a node runs, provided with the node's effects. */
 export interface NodeLogics {
@@ -76,7 +77,8 @@ export function createNodeSystem(options: {
 }): NodeSystem {
   const root = createActor(rootMachine(options.logics), {
     clock: options.clock,
-    ...(options.inspect === undefined ? {} : { inspect: options.inspect }),
+    // Only with an inspector is anything copied: WAL payload bytes are stripped from what it sees.
+    ...(options.inspect === undefined ? {} : { inspect: strippingInspector(options.inspect) }),
   });
   root.subscribe({ error: options.onError });
   root.start();
