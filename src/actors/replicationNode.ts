@@ -29,7 +29,7 @@ import { NodeMetrics } from './metrics.js';
 import { type NodeEventMap, NodeEvents, type ReplicaStatus } from './nodeEvents.js';
 import { nodeLogics } from './nodeLogics.js';
 import { type Logger, type NodeOptions, type ResolvedNodeOptions, resolveNodeOptions, silentLogger } from './nodeOptions.js';
-import { type NodeSystem, createNodeSystem } from './nodeSystem.js';
+import { type NodeLogics, type NodeSystem, createNodeSystem } from './nodeSystem.js';
 import { ReceiverSession } from './receiverSession.js';
 import { type ReplicaProgress, ShipperSession } from './shipperSession.js';
 
@@ -106,6 +106,17 @@ export interface NodePorts {
   transport: Transport;
   clock: Clock;
   random: Random;
+  /**
+   * Replaces the node's machine logics once their effects are provided
+   * (`machine.provide()` on top). Only for tests that hand a node a
+   * deliberately broken guard or action and expect the simulation's checkers
+   * to catch it; hosts leave it unset.
+   */
+  adaptLogics?: (logics: NodeLogics) => NodeLogics;
+}
+
+function adapted(ports: NodePorts, logics: NodeLogics): NodeLogics {
+  return ports.adaptLogics === undefined ? logics : ports.adaptLogics(logics);
 }
 
 /**
@@ -163,6 +174,7 @@ export class ReplicationNode {
   #promoteRefusal: { primaryId: string | null; reason: string } | undefined;
   #roleWaiters = new Set<() => void>();
   #lastQuorumSentMs = -Infinity;
+  #lastQuorumContactMs = -Infinity;
   #lastHeartbeatSentMs = -Infinity;
   readonly #emptyProjection: Uint8Array;
   #retaining = false;
@@ -183,14 +195,14 @@ export class ReplicationNode {
     this.#role = 'replica'; // until the promotion machine says otherwise
     this.#system = createNodeSystem({
       clock: this.#clock,
-      logics: nodeLogics({
+      logics: adapted(ports, nodeLogics({
         shipper: (id) => this.#shippers.get(id),
         receiver: (id) => this.#receivers.get(id),
         healthChanged: (replica, change) => this.#onHealthChange(replica, change),
         lagAlert: (replica, alert) => this.#events.emit('lagAlert', { replica, ...alert }),
         effectFailed: (where, err) => this.#reportError(`effect ${where} failed`, err),
         promotion: (effect) => this.#onPromotionEffect(effect),
-      }),
+      })),
       ...(options.inspect === undefined ? {} : { inspect: options.inspect }),
       onError: (err) => this.#reportError('actor error', err),
     });
@@ -520,7 +532,9 @@ export class ReplicationNode {
       frameMaxBytes: t.frameMaxBytes,
       snapshotMaxBytes: 4 * 1024 * 1024 * 1024 - 1,
       pendingMaxBytes: t.receiverPendingMaxBytes,
-      localEpoch: () => state.meta.epoch,
+      // The epoch this node has adopted, even while its metadata write is in flight:
+      // a frame of an older epoch must be refused from the moment a newer one is seen.
+      localEpoch: () => Math.max(state.meta.epoch, state.log.epoch),
       positions: () => ({
         receivedLsn: state.log.lastLsn, flushedLsn: state.log.flushedLsn, appliedLsn: state.applier.appliedLsn,
         lastEpoch: state.log.lastEpoch || state.epochOf(state.log.lastLsn), epochHistory: state.meta.epochHistory,
@@ -635,12 +649,16 @@ export class ReplicationNode {
           kind: 'voteRequest', clusterId: this.#options.cluster.clusterId, candidateId: this.id, epoch,
           lastEpoch: this.#lastLogEpoch(), lastLsn: log.lastLsn,
         };
-        void this.#metaWrites.then(() => requestVotes({
-          transport: this.#ports.transport, clock: this.#clock, request,
-          peers: this.#options.cluster.nodes.filter((n) => n.id !== this.id),
-          timeoutMs: Math.max(100, Math.floor(this.#options.tuning.electionRoundMs / 2)),
-          onReply: (from, replyEpoch, granted) => this.#sendPromotion({ type: 'vote.reply', from, epoch: replyEpoch, granted, jitter: this.#ports.random.next() }),
-        }));
+        void this.#metaWrites.then(() => {
+          // A vote for itself that never reached the disk could be cast again after a crash: no election on it.
+          if (!this.#votePersisted(epoch, this.id)) return;
+          return requestVotes({
+            transport: this.#ports.transport, clock: this.#clock, request,
+            peers: this.#options.cluster.nodes.filter((n) => n.id !== this.id),
+            timeoutMs: Math.max(100, Math.floor(this.#options.tuning.electionRoundMs / 2)),
+            onReply: (from, replyEpoch, granted) => this.#sendPromotion({ type: 'vote.reply', from, epoch: replyEpoch, granted, jitter: this.#ports.random.next() }),
+          });
+        });
         return;
       }
       case 'grantVote':
@@ -741,7 +759,15 @@ export class ReplicationNode {
     }
     const decision = this.#voteDecision as { granted: boolean; epoch: number } | undefined;
     await this.#metaWrites;
-    return { kind: 'vote', voterId: this.id, epoch: decision?.epoch ?? this.#state.meta.epoch, granted: decision?.granted ?? false };
+    // Only a vote that is on disk is granted: after a crash this node must not vote again in the epoch.
+    const granted = decision?.granted === true && this.#votePersisted(decision.epoch, request.candidateId);
+    return { kind: 'vote', voterId: this.id, epoch: decision?.epoch ?? this.#state.meta.epoch, granted };
+  }
+
+  /** The persisted metadata holds a vote for `candidateId` in `epoch` (its write succeeded). */
+  #votePersisted(epoch: number, candidateId: string): boolean {
+    const meta = this.#state.meta;
+    return meta.votedEpoch === epoch && meta.votedFor === candidateId;
   }
 
   /** Before answering a primary's HELLO: cut a divergent tail, then adopt its epoch history. */
@@ -765,10 +791,15 @@ export class ReplicationNode {
     if (this.#role !== 'primary') return;
     const now = this.#clock.now();
     const leaseMs = this.#options.tuning.leaseMs;
-    let heard = 1;
-    for (const s of this.#shippers.values()) if (now - s.lastContactMs <= leaseMs) heard++;
-    if (heard >= majorityOf(this.#options.cluster.nodes.length) && now - this.#lastQuorumSentMs >= leaseMs / 8) {
+    // When a majority (this node included) was last heard: the oldest of the newest contacts that make one.
+    const needed = majorityOf(this.#options.cluster.nodes.length) - 1;
+    const contacts = [...this.#shippers.values()].map((s) => s.lastContactMs).sort((a, b) => b - a);
+    const majorityMs = needed === 0 ? now : contacts[needed - 1] ?? -Infinity;
+    // Each quorum.contact re-arms the full lease, so only contact newer than the last one used counts:
+    // re-sending old contact would stretch the lease up to leaseMs past it, beyond failoverTimeoutMs.
+    if (now - majorityMs <= leaseMs && majorityMs > this.#lastQuorumContactMs && now - this.#lastQuorumSentMs >= leaseMs / 8) {
       this.#lastQuorumSentMs = now;
+      this.#lastQuorumContactMs = majorityMs;
       this.#sendPromotion({ type: 'quorum.contact', nowMs: now });
     }
   }
