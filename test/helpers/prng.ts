@@ -1,11 +1,2 @@
-/** mulberry32: a small seeded PRNG in [0, 1); tests print the seed so a failure can be replayed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The seeded PRNG of the simulation kit, shared by the tests. */
+export { seededRandom } from '../../src/testing/prng.js';
