@@ -12,7 +12,11 @@ import type { NodeStatus, SpaceSummary, WriteResult } from '../actors/replicatio
 import type { AckMode } from '../types.js';
 import type { PrimaryHint } from './http/apiErrors.js';
 
-/** An error answer of the API (or no answer: status 0, code `Unreachable`). */
+/**
+ * An error answer of the API, or none: status 0 with code `Unreachable`
+ * (connection refused: the request was not sent) or `NoAnswer` (timeout or
+ * connection lost: it may have been carried out).
+ */
 export class ApiError extends Error {
   readonly status: number;
   readonly code: string;
@@ -74,6 +78,11 @@ export class ApiClient {
     }
   }
 
+  /** `POST /spaces/:space/lookup`: the memories of `ids` that exist, and the ids that do not. */
+  lookup(space: string, ids: string[]): Promise<{ memories: Record<string, unknown>; missing: string[] }> {
+    return this.#request('POST', `/spaces/${encodeURIComponent(space)}/lookup`, ids) as Promise<{ memories: Record<string, unknown>; missing: string[] }>;
+  }
+
   /** `GET /spaces/:space`. */
   space(space: string): Promise<SpaceSummary> {
     return this.#request('GET', `/spaces/${encodeURIComponent(space)}`) as Promise<SpaceSummary>;
@@ -100,8 +109,12 @@ export class ApiClient {
         ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
       });
     } catch (err) {
-      const why = (err as Error).name === 'TimeoutError' ? `no answer within ${this.#timeoutMs} ms` : ((err as { cause?: Error }).cause?.message ?? (err as Error).message);
-      throw new ApiError(0, 'Unreachable', `${method} ${this.url}${path}: ${why}`, 'is the node running? (engram-repl node ...)');
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      if (cause?.code === 'ECONNREFUSED') {
+        throw new ApiError(0, 'Unreachable', `${method} ${this.url}${path}: connection refused`, 'is the node running? (engram-repl node ...)');
+      }
+      const why = (err as Error).name === 'TimeoutError' ? `no answer within ${this.#timeoutMs} ms` : (cause?.message ?? (err as Error).message);
+      throw new ApiError(0, 'NoAnswer', `${method} ${this.url}${path}: ${why}`, 'the request may or may not have been carried out; check the node (engram-repl status)');
     }
   }
 

@@ -8,6 +8,7 @@ import * as assert from 'uvu/assert';
 import { ApiError } from '../../src/cli/apiClient.js';
 import { MAX_BODY_BYTES } from '../../src/cli/http/httpApi.js';
 import { ProcessCluster } from '../../src/cli/processCluster.js';
+import { freePorts } from '../helpers/cluster.js';
 import { waitFor } from '../helpers/waitFor.js';
 import { runCli } from './runCli.js';
 
@@ -43,6 +44,8 @@ test('a write to the primary is acknowledged with numeric positions and read bac
   assert.is(((await single.json()) as { count: number }).count, 1);
   await waitFor(async () => (await cluster.api('n2').read('notes', 'm3')) !== undefined, { timeoutMs: 10_000, what: 'm3 on n2' });
   assert.equal(await cluster.api('n2').read('notes', 'm1'), { id: 'm1', text: 'hello' });
+  const lookup = await cluster.api('n2').lookup('notes', ['m1', 'm2', 'nope']);
+  assert.equal(lookup, { memories: { m1: { id: 'm1', text: 'hello' }, m2: { id: 'm2', text: 'world' } }, missing: ['nope'] });
   const [p, r] = [await cluster.api('n1').space('notes'), await cluster.api('n2').space('notes')];
   assert.equal(r, p);
   assert.equal(Object.keys(p).sort(), ['count', 'digest', 'lastSeq', 'space']);
@@ -119,6 +122,7 @@ const cases: Case[] = [
   { name: 'unknown ack mode', node: 'n1', method: 'POST', path: '/spaces/notes/entries?ack=most', body: '{"id":"x"}', status: 400, code: 'InvalidRequest' },
   { name: 'unknown query parameter', node: 'n1', method: 'GET', path: '/status?verbose=1', status: 400, code: 'InvalidRequest' },
   { name: 'bad percent-encoding', node: 'n1', method: 'GET', path: '/spaces/%E0%A4%A', status: 400, code: 'InvalidRequest' },
+  { name: 'lookup without an array of ids', node: 'n1', method: 'POST', path: '/spaces/notes/lookup', body: '{"ids":["m1"]}', status: 400, code: 'InvalidRequest' },
   { name: 'missing memory', node: 'n1', method: 'GET', path: '/spaces/notes/memories/nope', status: 404, code: 'NotFound' },
   { name: 'unknown route', node: 'n1', method: 'GET', path: '/nope', status: 404, code: 'RouteNotFound' },
   {
@@ -167,7 +171,7 @@ test('engram-repl top in a pipe prints one block per refresh with a lag sparklin
 });
 
 test('CLI usage: --help exits 0, an unknown flag exits 2 naming it, a missing flag is named, an unreachable node exits 1', async () => {
-  for (const command of ['node', 'status', 'promote', 'top']) {
+  for (const command of ['node', 'status', 'promote', 'top', 'demo']) {
     const help = await runCli([command, '--help']);
     assert.is(help.code, 0, `${command} --help: ${help.stderr}`);
     assert.match(help.stdout, new RegExp(`usage: engram-repl ${command}`));
@@ -181,7 +185,8 @@ test('CLI usage: --help exits 0, an unknown flag exits 2 naming it, a missing fl
   const command = await runCli(['launch']);
   assert.is(command.code, 2);
   assert.match(command.stderr, /unknown command launch/);
-  const unreachable = await runCli(['status', '--url', 'http://127.0.0.1:1']);
+  const [closedPort] = await freePorts(1);
+  const unreachable = await runCli(['status', '--url', `http://127.0.0.1:${closedPort}`]);
   assert.is(unreachable.code, 1);
   assert.match(unreachable.stderr, /Unreachable/);
 });

@@ -1,6 +1,6 @@
 /**
  * The HTTP API of `engram-repl node` (node:http, no framework): writes,
- * reads, space summaries, status, Prometheus metrics, health and promotion
+ * reads (one memory, or many ids in one lookup), space summaries, status, Prometheus metrics, health and promotion
  * of one node. See docs/cli.md for the table of routes and errors.
  *
  * @example
@@ -71,6 +71,25 @@ function getMemory(r: Request): void {
   sendJson(r.res, 200, memory);
 }
 
+/** Most ids one lookup takes. */
+export const LOOKUP_MAX_IDS = 10_000;
+
+async function postLookup(r: Request): Promise<void> {
+  const space = spaceParam(r);
+  const ids = await readJsonBody(r.req, MAX_BODY_BYTES);
+  if (!Array.isArray(ids) || ids.length > LOOKUP_MAX_IDS || !ids.every((id) => typeof id === 'string')) {
+    throw new HttpProblem(400, 'InvalidRequest', `a lookup takes a JSON array of at most ${LOOKUP_MAX_IDS} memory ids (strings)`, { suggestion: 'POST ["m1", "m2"]' });
+  }
+  const memories: Record<string, unknown> = {};
+  const missing: string[] = [];
+  for (const id of ids as string[]) {
+    const memory = r.node.read(space, id);
+    if (memory === undefined) missing.push(id);
+    else memories[id] = memory;
+  }
+  sendJson(r.res, 200, { memories, missing });
+}
+
 async function getMetrics(r: Request): Promise<void> {
   const text = await r.node.register.metrics();
   r.res.writeHead(200, { 'content-type': r.node.register.contentType, 'content-length': Buffer.byteLength(text) });
@@ -86,6 +105,7 @@ async function postPromote(r: Request): Promise<void> {
 const ROUTES: readonly Route[] = [
   { pattern: /^\/spaces\/([^/]+)\/entries$/, methods: { POST: postEntries }, query: ['ack'] },
   { pattern: /^\/spaces\/([^/]+)\/memories\/([^/]+)$/, methods: { GET: getMemory }, query: [] },
+  { pattern: /^\/spaces\/([^/]+)\/lookup$/, methods: { POST: postLookup }, query: [] },
   { pattern: /^\/spaces\/([^/]+)$/, methods: { GET: (r) => sendJson(r.res, 200, r.node.space(spaceParam(r))) }, query: [] },
   { pattern: /^\/status$/, methods: { GET: (r) => sendJson(r.res, 200, r.node.status()) }, query: [] },
   { pattern: /^\/metrics$/, methods: { GET: getMetrics }, query: [] },
@@ -121,7 +141,7 @@ function route(node: ReplicationNode, req: IncomingMessage, res: ServerResponse)
     return handler({ node, req, res, query: url.searchParams, params: match.slice(1).map(decodeParam) });
   }
   throw new HttpProblem(404, 'RouteNotFound', `no route ${req.method} ${url.pathname}`, {
-    suggestion: 'routes: POST /spaces/:space/entries, GET /spaces/:space/memories/:id, GET /spaces/:space, GET /status, GET /metrics, GET /healthz, POST /promote',
+    suggestion: 'routes: POST /spaces/:space/entries, GET /spaces/:space/memories/:id, POST /spaces/:space/lookup, GET /spaces/:space, GET /status, GET /metrics, GET /healthz, POST /promote',
   });
 }
 
