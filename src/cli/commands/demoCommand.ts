@@ -4,7 +4,8 @@
  * script (load, live status and lag, a paused replica, the primary killed,
  * automatic promotion, rejoin, verification). Every child is SIGKILLed by
  * PID and the temp dir removed when it ends: success, failure, Ctrl-C or
- * SIGTERM.
+ * SIGTERM. `--inspect` starts a Stately inspector relay and connects every
+ * node to it.
  *
  * @example
  * // npm run demo
@@ -12,9 +13,10 @@
 import type { Tuning } from '../../actors/nodeOptions.js';
 import { parseFlags } from '../args.js';
 import { runDemoScript } from '../demo/demoScript.js';
+import { startInspectorServer } from '../inspector.js';
 import { ProcessCluster } from '../processCluster.js';
 
-const USAGE = `usage: engram-repl demo
+const USAGE = `usage: engram-repl demo [--inspect]
 
 Starts a 3-node cluster (engram-repl node child processes on free 127.0.0.1
 ports, temp data dirs), writes a load over HTTP, pauses a replica to show
@@ -23,6 +25,8 @@ automatic promotion, restarts it to show the rejoin, then verifies every
 acknowledged write on every node and the space digests. Cleans up after
 itself (also on Ctrl-C). Exits 0 when everything checked out.
 
+  --inspect   also start a Stately inspector relay on 127.0.0.1 and send
+              every node's actors to it (prints what to open in a browser)
   -h, --help  this help`;
 
 /** Health thresholds tuned down so each phase takes a few seconds. */
@@ -44,16 +48,21 @@ const DEADLINE_MS = 55_000;
 
 /** Runs the demo; 0 when every check passed. */
 export async function demoCommand(argv: string[]): Promise<number> {
-  const flags = parseFlags(argv, {}, USAGE);
+  const flags = parseFlags(argv, { inspect: { type: 'boolean' } }, USAGE);
   if (flags === undefined) return 0;
   const started = performance.now();
   const say = (line: string) => process.stdout.write(`${line}\n`);
-  const cluster = await ProcessCluster.create({ prefix: 'engram-demo-', tuning: DEMO_TUNING, failover: FAILOVER });
+  const inspector = flags.inspect === true ? await startInspectorServer() : undefined;
+  const cluster = await ProcessCluster.create({
+    prefix: 'engram-demo-', tuning: DEMO_TUNING, failover: FAILOVER,
+    ...(inspector === undefined ? {} : { nodeFlags: ['--inspect', inspector.url] }),
+  });
   const interrupted = (signal: NodeJS.Signals, code: number) => () => {
     say(`\n${signal}: stopping the cluster and removing ${cluster.dir}`);
     cluster.cleanupNow();
     process.exit(code);
   };
+  if (inspector !== undefined) say(`inspector: ${inspector.howToOpen}\n`);
   process.once('SIGINT', interrupted('SIGINT', 130));
   process.once('SIGTERM', interrupted('SIGTERM', 143));
   let deadline: NodeJS.Timeout | undefined;
@@ -79,6 +88,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
   } finally {
     clearTimeout(deadline);
     await cluster.cleanup();
+    await inspector?.close();
     say(`stopped ${cluster.nodes.size} node processes, removed ${cluster.dir}`);
   }
 }

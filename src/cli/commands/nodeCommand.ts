@@ -2,7 +2,8 @@
  * `engram-repl node --config FILE --id ID --data DIR`: runs one node of the
  * cluster with its HTTP API until SIGINT or SIGTERM, then shuts down
  * gracefully (stop accepting HTTP, let requests in flight finish,
- * `node.close()`, exit 0).
+ * `node.close()`, exit 0). `--inspect URL` streams its actors to a Stately
+ * inspector relay (src/cli/inspector.ts).
  *
  * @example
  * // engram-repl node --config cluster.json --id n1 --data ./data/n1
@@ -12,8 +13,9 @@ import { UsageError, parseFlags, required } from '../args.js';
 import { loadConfig, nodeOptionsFor } from '../config.js';
 import { type LogFormat, eventLog, logNodeEvents, warningsTo } from '../eventLog.js';
 import { startHttpApi } from '../http/httpApi.js';
+import { connectInspector } from '../inspector.js';
 
-const USAGE = `usage: engram-repl node --config FILE --id ID --data DIR [--log text|json]
+const USAGE = `usage: engram-repl node --config FILE --id ID --data DIR [--log text|json] [--inspect URL]
 
 Runs node ID of the cluster in FILE (see docs/cli.md) with its data in DIR,
 serving the HTTP API on the node's "http" address, until SIGINT or SIGTERM.
@@ -22,6 +24,8 @@ serving the HTTP API on the node's "http" address, until SIGINT or SIGTERM.
   --id ID         which node of the config this process is
   --data DIR      data directory (created if missing)
   --log FORMAT    log lines as text (default) or json
+  --inspect URL   send the node's actor events to a Stately inspector relay
+                  (the ws:// URL that engram-repl demo --inspect prints)
   -h, --help      this help`;
 
 const FLAGS = {
@@ -29,6 +33,7 @@ const FLAGS = {
   id: { type: 'string' },
   data: { type: 'string' },
   log: { type: 'string' },
+  inspect: { type: 'string' },
 } as const;
 
 /** Runs the `node` command; resolves with the exit code once shut down. */
@@ -45,7 +50,14 @@ export async function nodeCommand(argv: string[]): Promise<number> {
   if (self === undefined) throw new UsageError(`--id ${id} is not a node of ${configPath} (nodes: ${config.nodes.map((n) => n.id).join(', ')})`, USAGE);
 
   const log = eventLog(id, format as LogFormat, process.stdout);
-  const node = await createNode({ ...nodeOptionsFor(config, id, dataDir), logger: warningsTo(log) });
+  const inspector = flags.inspect === undefined ? undefined : await connectInspector(flags.inspect);
+  const node = await createNode({
+    ...nodeOptionsFor(config, id, dataDir), logger: warningsTo(log),
+    ...(inspector === undefined ? {} : { inspect: inspector.observer }),
+  }).catch((err: unknown) => {
+    inspector?.close();
+    throw err;
+  });
   logNodeEvents(node, log);
   const api = await startHttpApi(node, config, self.http).catch(async (err: unknown) => {
     await node.close();
@@ -65,6 +77,7 @@ export async function nodeCommand(argv: string[]): Promise<number> {
   process.once('SIGTERM', force);
   await api.close();
   await node.close();
+  inspector?.close();
   log('stopped');
   return 0;
 }
