@@ -182,6 +182,9 @@ test('CLI usage: --help exits 0, an unknown flag exits 2 naming it, a missing fl
   const missing = await runCli(['promote']);
   assert.is(missing.code, 2);
   assert.match(missing.stderr, /missing required flag --url/);
+  const count = await runCli(['top', '--url', cluster.url('n1'), '--count', 'zero']);
+  assert.is(count.code, 2);
+  assert.match(count.stderr, /--count zero: must be a whole number/);
   const command = await runCli(['launch']);
   assert.is(command.code, 2);
   assert.match(command.stderr, /unknown command launch/);

@@ -32,7 +32,7 @@ export async function topCommand(argv: string[]): Promise<number> {
   if (flags === undefined) return 0;
   const url = baseUrl(required(flags.url, 'url', USAGE), USAGE);
   const count = flags.count === undefined ? Infinity : Number(flags.count);
-  if (!Number.isInteger(count) || count < 1) throw new UsageError(`--count ${flags.count}: must be a whole number >= 1`, USAGE);
+  if (count !== Infinity && (!Number.isInteger(count) || count < 1)) throw new UsageError(`--count ${flags.count}: must be a whole number >= 1`, USAGE);
   const api = new ApiClient(url, REFRESH_MS);
   const view = new TopView(HISTORY);
   const tty = process.stdout.isTTY === true;
