@@ -37,7 +37,7 @@ test('a real node is seen through the relay, live and replayed, then everything 
     try {
       await withCluster({ size: 2, nodeOptions: { n1: { inspect: connection.observer } } }, async (c) => {
         await writeMemories(c.primary, 'notes', 'm', 20);
-        await c.waitCaughtUp('n2');
+        await c.waitCaughtUp('n2', 30_000);
         await waitFor(() => live.some((e) => e.type === '@xstate.actor' && e.name === 'health:n2'),
           { timeoutMs: 10_000, what: "n1's health:n2 actor seen by a live viewer" });
         assert.ok(live.some((e) => e.type === '@xstate.snapshot'), 'snapshots are relayed');

@@ -62,13 +62,13 @@ test('health transitions of a closed and restarted replica appear in the inspect
     nodeOptions: { n1: { inspect: (e) => primarySeen.push(e) }, n2: { inspect: { next: (e) => replicaSeen.push(e) } } },
   }, async (c) => {
     await writeMemories(c.primary, 'notes', 'before', 200, 100);
-    await c.waitCaughtUp('n2');
+    await c.waitCaughtUp('n2', 30_000);
     await c.stop('n2');
-    await waitFor(() => c.primary.status().replicas[0]?.status === 'Failed', { what: 'n2 Failed' });
+    await waitFor(() => c.primary.status().replicas[0]?.status === 'Failed', { timeoutMs: 20_000, what: 'n2 Failed' });
     await writeMemories(c.primary, 'notes', 'while-down', 200, 100);
     await c.start('n2', { inspect: { next: (e) => replicaSeen.push(e) } });
-    await c.waitCaughtUp('n2');
-    await waitFor(() => c.primary.status().replicas[0]?.status === 'Healthy', { what: 'n2 Healthy again' });
+    await c.waitCaughtUp('n2', 30_000);
+    await waitFor(() => c.primary.status().replicas[0]?.status === 'Healthy', { timeoutMs: 20_000, what: 'n2 Healthy again' });
   });
 
   const health = primarySeen.filter((e) => e.type === '@xstate.snapshot' && actorId(e) === 'health:n2')
