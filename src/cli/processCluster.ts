@@ -56,7 +56,7 @@ process.on('exit', () => {
 });
 
 /** Free TCP ports on 127.0.0.1 (bound then released). */
-export async function freeLoopbackPorts(count: number): Promise<number[]> {
+async function freeLoopbackPorts(count: number): Promise<number[]> {
   const servers = await Promise.all(Array.from({ length: count }, () => new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
     const server = createServer().once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve(server));
@@ -175,12 +175,6 @@ export class ProcessCluster {
       }, timeoutMs);
       this.#listeners.add(listener);
     });
-  }
-
-  /** Calls `listener` for every event from now on; returns the function that stops it. */
-  onEvent(listener: (e: EventLine) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
   }
 
   /** Sends `signal` to node `id` by PID (no-op once it exited). */

@@ -12,7 +12,7 @@ import { type IncomingMessage, type Server, type ServerResponse, createServer } 
 import type { ReplicationNode } from '../../actors/replicationNode.js';
 import { checkSpaceName } from '../../actors/entries.js';
 import { formatTcpAddress, parseTcpAddress } from '../../adapters/tcpTransport.js';
-import { isReplicationError } from '../../errors.js';
+import { ReplicationError, isReplicationError } from '../../errors.js';
 import type { AckMode } from '../../types.js';
 import type { ClusterFile } from '../config.js';
 import { HttpProblem, type PrimaryHint, sendError, sendJson } from './apiErrors.js';
@@ -72,7 +72,7 @@ function getMemory(r: Request): void {
 }
 
 /** Most ids one lookup takes. */
-export const LOOKUP_MAX_IDS = 10_000;
+const LOOKUP_MAX_IDS = 10_000;
 
 async function postLookup(r: Request): Promise<void> {
   const space = spaceParam(r);
@@ -153,8 +153,8 @@ function primaryHint(node: ReplicationNode, config: ClusterFile, err: unknown): 
   return entry === undefined ? null : { id: entry.id, http: entry.http };
 }
 
-/** The request handler of the API for `node` (exported for tests that mount it on their own server). */
-export function httpApiHandler(node: ReplicationNode, config: ClusterFile): (req: IncomingMessage, res: ServerResponse) => void {
+/** The request handler of the API for `node`. */
+function httpApiHandler(node: ReplicationNode, config: ClusterFile): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     const answer = async () => {
       try {
@@ -181,9 +181,12 @@ export async function startHttpApi(node: ReplicationNode, config: ClusterFile, a
   const { host, port } = parseTcpAddress(address, true);
   const server: Server = createServer(httpApiHandler(node, config));
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    const refused = (cause: NodeJS.ErrnoException) => reject(new ReplicationError('IoError', `the HTTP API cannot listen on ${address} (${cause.code ?? cause.message})`, {
+      cause, context: { address }, suggestion: 'is another process using that port? check the node\'s "http" address in the config file',
+    }));
+    server.once('error', refused);
     server.listen(port, host, () => {
-      server.off('error', reject);
+      server.off('error', refused);
       resolve();
     });
   });

@@ -11,10 +11,10 @@ import type { ReplicaProgress } from '../../actors/shipperSession.js';
 import { type Cell, formatTable } from './table.js';
 
 /** Column headers of the replica table. */
-export const REPLICA_HEADERS = ['replica', 'status', 'sent_lsn', 'flushed_lsn', 'applied_lsn', 'lag_entries', 'lag_ms', 'write_lag_ms', 'flush_lag_ms', 'apply_lag_ms', 'last_contact_ms', 'failures'];
+const REPLICA_HEADERS = ['replica', 'status', 'sent_lsn', 'flushed_lsn', 'applied_lsn', 'lag_entries', 'lag_ms', 'write_lag_ms', 'flush_lag_ms', 'apply_lag_ms', 'last_contact_ms', 'failures'];
 
 /** One replica as a table row (same order as `REPLICA_HEADERS`). */
-export function replicaRow(r: ReplicaProgress): Cell[] {
+function replicaRow(r: ReplicaProgress): Cell[] {
   return [r.id, r.status, r.sentLsn, r.flushedLsn, r.appliedLsn, r.lagEntries, r.lagMs, r.writeLagMs, r.flushLagMs, r.applyLagMs, r.lastContactAgoMs, r.failures];
 }
 
