@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import type { Tuning } from '../actors/nodeOptions.js';
 import type { AckMode } from '../types.js';
 import { ApiClient } from './apiClient.js';
-import type { ClusterFile } from './config.js';
+import { type ClusterFile, parseConfig } from './config.js';
 import { type EventLine, parseEventLine } from './eventLog.js';
 
 /** Options of {@link ProcessCluster.create}. */
@@ -95,7 +95,6 @@ export class ProcessCluster {
   static async create(options: ProcessClusterOptions = {}): Promise<ProcessCluster> {
     const size = options.size ?? 3;
     const ports = await freeLoopbackPorts(size * 2);
-    const dir = mkdtempSync(join(tmpdir(), options.prefix ?? 'engram-cluster-'));
     const config: ClusterFile = {
       clusterId: `cluster-${process.pid}`,
       nodes: Array.from({ length: size }, (_, i) => ({ id: `n${i + 1}`, replication: `127.0.0.1:${ports[i]}`, http: `127.0.0.1:${ports[size + i]}` })),
@@ -104,6 +103,8 @@ export class ProcessCluster {
       failover: options.failover ?? { auto: true, timeoutMs: 1500 },
       tuning: options.tuning ?? {},
     };
+    parseConfig(config); // a bad option fails here, not in three children
+    const dir = mkdtempSync(join(tmpdir(), options.prefix ?? 'engram-cluster-'));
     return new ProcessCluster(dir, config, options.nodeFlags ?? []);
   }
 
