@@ -41,8 +41,8 @@ const DEMO_TUNING: Partial<Tuning> = {
   backoffScheduleMs: [50, 100, 200, 400],
   ackTimeoutMs: 3000,
 };
-/** Longer than any pause of the demo's paused replica, so its resumption starts no election. */
-const FAILOVER = { auto: true, timeoutMs: 2000 };
+/** A second longer than the longest pause of the demo's paused replica (2 s), so its resumption starts no election. */
+const FAILOVER = { auto: true, timeoutMs: 3000 };
 /** The demo gives up (and cleans up) past this. */
 const DEADLINE_MS = 55_000;
 

@@ -24,6 +24,12 @@ const LOAD_ENTRIES = 10_000;
 /** Entries written on the new primary after the failover. */
 const AFTER_FAILOVER_ENTRIES = 2_000;
 const POLL_MS = 100;
+/**
+ * Longest pause of the paused replica: well inside the failover timeout, so
+ * that it does not start an election when it resumes (a known bug deposes
+ * the primary then: test/cli/pausedReplica.test.ts).
+ */
+const PAUSE_MAX_MS = 2000;
 const PHASE_TIMEOUT_MS = 20_000;
 
 const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -45,9 +51,13 @@ export async function runDemoScript(cluster: ProcessCluster, say: (line: string)
   const summary: string[] = [];
   const phase = (title: string) => say(`\n${title}  [${((performance.now() - startedAt) / 1000).toFixed(1)} s]`);
   const status = (id: string) => cluster.api(id, 1000).status();
+  let switched = '';
   const writer = new LoadWriter(cluster, 'n1', {
     ack: 'quorum',
-    onSwitch: (from, to, how) => say(`  writer: writes now acknowledged by ${to} instead of ${from} (${how})`),
+    onSwitch: (from, to, how) => {
+      switched = how;
+      say(`  writer: writes now acknowledged by ${to} instead of ${from} (${how})`);
+    },
   });
 
   phase(`1. Writing ${n(LOAD_ENTRIES)} memories over 10 spaces to the primary n1 (POST /spaces/:space/entries?ack=quorum)`);
@@ -76,10 +86,12 @@ export async function runDemoScript(cluster: ProcessCluster, say: (line: string)
       say(`  +${n(performance.now() - pausedAt)} ms  n3 ${r.status.padEnd(8)} lag ${n(r.lagMs)} ms, ${n(r.lagEntries)} entries behind`);
     }
   };
-  await until(() => status('n1'), (s) => (watch(s), s.replicas.find((r) => r.id === 'n3')?.status === 'Degraded'), 'n3 to become Degraded');
+  const pausedTooLong = () => performance.now() - pausedAt > PAUSE_MAX_MS;
+  await until(() => status('n1'), (s) => (watch(s), s.replicas.find((r) => r.id === 'n3')?.status === 'Degraded' || pausedTooLong()), 'n3 to become Degraded');
   const degradedAfter = performance.now() - pausedAt;
   cluster.signal('n3', 'SIGCONT');
   const resumedAt = performance.now();
+  if (seen.at(-1) !== 'Degraded') say(`  n3 is not Degraded after ${n(PAUSE_MAX_MS)} ms (the machine is busy): resuming it anyway, inside the failover timeout`);
   say(`  n3 resumed (SIGCONT) after ${n(resumedAt - pausedAt)} ms paused`);
   await until(() => status('n1'), (s) => (watch(s), s.replicas.find((r) => r.id === 'n3')?.status === 'Healthy'), 'n3 to be Healthy again');
   const caughtUp = performance.now() - resumedAt;
@@ -104,7 +116,7 @@ export async function runDemoScript(cluster: ProcessCluster, say: (line: string)
   say(`  writing ${n(AFTER_FAILOVER_ENTRIES)} more on ${newPrimary}`);
   await writer.write('after', AFTER_FAILOVER_ENTRIES);
   say(indent(statusView(await status(newPrimary))));
-  summary.push(`failover: ${newPrimary} primary of epoch ${String(promoted.epoch)} ${n(electedAfter)} ms after SIGKILL; first write acknowledged after ${n(firstWrite)} ms; ${writer.redirects} redirect(s) followed`);
+  summary.push(`failover: ${newPrimary} primary of epoch ${String(promoted.epoch)} ${n(electedAfter)} ms after SIGKILL; first write acknowledged after ${n(firstWrite)} ms (the writer got there as ${switched})`);
 
   phase('4. Restarting n1 on its data dir: it rejoins as a replica');
   const restartAt = cluster.events.length;

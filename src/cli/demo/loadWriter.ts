@@ -36,8 +36,6 @@ export class LoadWriter {
   ackedCount = 0;
   /** Entries sent without learning the outcome (timeout, connection lost, AckTimeout). */
   unacknowledged = 0;
-  /** 421 answers followed to the primary they named. */
-  redirects = 0;
   /** `performance.now()` of the last acknowledged write. */
   lastAckAt = 0;
   /** The node that acknowledged the last write. */
@@ -109,7 +107,6 @@ export class LoadWriter {
       } catch (err) {
         if (!(err instanceof ApiError)) throw err;
         if (err.status === 421 && err.primary !== null && err.primary.id !== this.#target) {
-          this.redirects++;
           this.#how.push(`421 from ${this.#target}`);
           this.#target = err.primary.id;
           continue; // refused, not written: the same batch at the named primary
