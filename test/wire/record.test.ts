@@ -143,4 +143,13 @@ function crc32cReference(bytes: Uint8Array): number {
   return (crc ^ 0xffffffff) >>> 0;
 }
 
+test('a payload with a key named __proto__ is refused (it would read back renamed); the string "__proto__" as a value is fine', () => {
+  for (const json of ['{"__proto__":1}', '{"a":[{"b":{"__proto__":{"x":1}}}]}', '[{"__proto__":null}]']) {
+    throwsCode(() => encodePayload(JSON.parse(json)), 'InvalidEntry');
+  }
+  for (const value of [{ name: '__proto__' }, ['__proto__'], { proto: 1, text: 'a "__proto__": key in text' }]) {
+    assert.equal(decodePayload(encodePayload(value)), value);
+  }
+});
+
 test.run();
