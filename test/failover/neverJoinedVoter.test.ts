@@ -4,6 +4,7 @@
 // A never-joined node now votes but never starts elections of its own.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { waitFor } from '../helpers/waitFor.js';
 import { FAST, withProcCluster } from './processHarness.js';
 
 const batch = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => ({ id: `${prefix}-${i}` }));
@@ -11,8 +12,12 @@ const batch = (prefix: string, n: number) => Array.from({ length: n }, (_, i) =>
 {
   test('a majority with one never-joined node elects a primary after the primary is lost (regression)', () =>
     withProcCluster({ tuning: FAST, initial: ['n1', 'n2'] }, async (c) => {
-      const w = await c.node('n1').writeMany('s', batch('a', 20), 'quorum'); // n1 + n2 are a quorum
-      assert.is(w.count, 20);
+      // n1 + n2 are a quorum. On a loaded machine n1 may briefly be outside its 400 ms lease (NotPrimary,
+      // refused before anything is appended): retry until it takes the write.
+      let w: { count: number } | undefined;
+      await waitFor(() => c.node('n1').writeMany('s', batch('a', 20), 'quorum').then((r) => (w = r), () => undefined).then((r) => r !== undefined),
+        { timeoutMs: 20_000, intervalMs: 50, what: 'n1 accepting a quorum write' });
+      assert.is(w?.count, 20);
       await c.node('n1').kill();
       const n3 = await c.start('n3'); // fresh: epoch 0, empty log
       assert.is((await n3.status()).epoch, 0);
