@@ -142,7 +142,7 @@ export class Checkers implements ClusterObserver, WriteListener, FaultListener {
         this.#truncated.push({ node, fromLsn: payload.fromLsn as number, toLsn: payload.toLsn as number });
         return;
       case 'error':
-        trace.add(node, `error ${String(payload.code)}${payload.replica === undefined ? '' : ` replica=${String(payload.replica)}`}`);
+        trace.add(node, `error ${String(payload.code)}${payload.replica === undefined ? '' : ` replica=${String(payload.replica)}`}: ${String(payload.message).slice(0, 160)}`);
         return;
       case 'replicaStatus':
         trace.add(node, `replica ${String(payload.replica)} ${String(payload.from)}->${String(payload.to)} (${String(payload.why)})`);

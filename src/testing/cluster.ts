@@ -61,6 +61,11 @@ export interface SimClusterOptions {
   adaptLogics?: (logics: NodeLogics) => NodeLogics;
 }
 
+/** An I/O error the simulated disk was told to inject (not a bug of the node). */
+function isInjected(err: unknown): boolean {
+  return (err as { context?: { injected?: unknown } } | undefined)?.context?.injected === true;
+}
+
 const EVENTS = ['promoted', 'demoted', 'truncated', 'replicaStatus', 'snapshot', 'lagAlert', 'error'] as const;
 
 export class SimCluster {
@@ -121,7 +126,15 @@ export class SimCluster {
       }
       this.#world.trace.add(id, `up role=${node.role} epoch=${node.status().epoch} lsn=${node.status().lsn}`);
     }, (err: unknown) => {
-      if (!clock.dead) observer.startFailed(id, err);
+      if (clock.dead) return;
+      if (!isInjected(err)) {
+        observer.startFailed(id, err);
+        return;
+      }
+      // The process died of an injected disk error while starting: its supervisor starts it again.
+      this.crash(id);
+      const s = this.#world.scheduler;
+      s.at(s.now + 500, () => this.start(id));
     });
   }
 

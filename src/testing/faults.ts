@@ -129,9 +129,15 @@ export class FaultSchedule {
       case 'crashPrimary': {
         const id = kind === 'crash' ? rng.pick(ids) : this.#primary();
         if (id === undefined || !this.#cluster.get(id).up) return;
-        note(id);
-        this.#cluster.crash(id);
-        restartLater(id, 100, 4000);
+        const crash = () => {
+          if (!this.#cluster.get(id).up) return;
+          note(id);
+          this.#cluster.crash(id);
+          restartLater(id, 100, 4000);
+        };
+        // Half the crashes strike while the node's next disk write is in flight (it may be torn).
+        if (rng.chance(0.5)) this.#cluster.get(id).disk.onNextWrite(() => this.#after(1, crash));
+        else crash();
         return;
       }
       case 'diskWriteError':

@@ -4,7 +4,8 @@
  * `datasync` (or O_DSYNC write) and directory entries as of the last
  * `syncDir`. A crash (`crash()`) throws away the rest, except that a prefix
  * of the unsynced writes may have reached the platter, the last of them
- * possibly torn. Each operation completes after a seeded delay on the
+ * possibly torn, and so may part of a write still in flight (an O_DSYNC
+ * write that had not completed). Each operation completes after a seeded delay on the
  * node's clock; faults inject a failing write or fsync. A node incarnation
  * talks to the disk through a {@link SimDisk.mount}: after a crash the old
  * mount's operations never complete.
@@ -42,6 +43,13 @@ class Inode {
   }
 }
 
+/** A write issued but not completed: a crash may leave part of it on disk. */
+interface InFlightWrite {
+  inode: Inode;
+  position: number;
+  bytes: Uint8Array;
+}
+
 /** Which operations fail next (`failNext`). */
 export type DiskFault = 'write' | 'datasync';
 
@@ -69,6 +77,8 @@ export class SimDisk {
   #durableFiles = new Map<string, Inode>();
   readonly #dirs = new Set<string>(['/']);
   readonly #faults: DiskFault[] = [];
+  readonly #inFlight = new Set<InFlightWrite>();
+  #onNextWrite: (() => void) | undefined;
   #generation = 0;
   /** Operations run, crashes, torn writes and injected faults, for the run's statistics. */
   readonly stats = { operations: 0, crashes: 0, tornWrites: 0, injectedFaults: 0 };
@@ -90,9 +100,15 @@ export class SimDisk {
     this.stats.injectedFaults++;
   }
 
-  /** Forgets injected faults that have not fired. */
+  /** Forgets injected faults that have not fired, and a pending `onNextWrite`. */
   clearFaults(): void {
     this.#faults.length = 0;
+    this.#onNextWrite = undefined;
+  }
+
+  /** Calls `fn` (once) when the next write is issued, while it is still in flight: a crash then may tear it. */
+  onNextWrite(fn: () => void): void {
+    this.#onNextWrite = fn;
   }
 
   /**
@@ -103,6 +119,7 @@ export class SimDisk {
   crash(): void {
     this.stats.crashes++;
     this.#generation++;
+    const intact = new Set<Inode>(); // every unsynced write survived: an in-flight one may follow, torn
     for (const inode of new Set([...this.#files.values(), ...this.#durableFiles.values()])) {
       const kept = this.#rng.int(0, inode.pending.length);
       const survivor = new Inode();
@@ -115,23 +132,41 @@ export class SimDisk {
           survivor.write(op.bytes.subarray(0, this.#rng.int(0, op.bytes.length)), op.position);
         } else survivor.write(op.bytes, op.position);
       }
+      if (kept === inode.pending.length) intact.add(inode);
       inode.data = survivor.data;
       inode.durable = survivor.data.slice();
       inode.pending = [];
     }
+    // Writes in flight at the crash (an O_DSYNC write not yet done): each may have reached the platter in part.
+    for (const w of this.#inFlight) {
+      if (!intact.has(w.inode)) continue;
+      intact.delete(w.inode); // only the first write in flight of a file may land (in part): no holes
+      if (!this.#rng.chance(0.5)) continue;
+      this.stats.tornWrites++;
+      w.inode.write(w.bytes.subarray(0, this.#rng.int(0, w.bytes.length)), w.position);
+      w.inode.durable = w.inode.data.slice();
+    }
+    this.#inFlight.clear();
     this.#files = new Map(this.#durableFiles);
   }
 
   /** @internal runs `op` for mount `generation` after a seeded delay; a stale mount's operations never settle. */
-  operate<T>(generation: number, clock: NodeClock, kind: DiskFault | 'other', op: () => T): Promise<T> {
+  operate<T>(generation: number, clock: NodeClock, kind: DiskFault | 'other', op: () => T, write?: InFlightWrite): Promise<T> {
+    if (write !== undefined) {
+      this.#inFlight.add(write);
+      const armed = this.#onNextWrite;
+      this.#onNextWrite = undefined;
+      armed?.();
+    }
     return new Promise<T>((resolve, reject) => {
       clock.run(() => {
+        if (write !== undefined) this.#inFlight.delete(write);
         if (generation !== this.#generation) return;
         this.stats.operations++;
         const fault = this.#faults.indexOf(kind as DiskFault);
         if (fault >= 0) {
           this.#faults.splice(fault, 1);
-          reject(new ReplicationError('IoError', `simulated ${kind} failure (EIO)`, { context: { op: kind } }));
+          reject(new ReplicationError('IoError', `simulated ${kind} failure (EIO)`, { context: { op: kind, injected: true } }));
           return;
         }
         try {
@@ -221,8 +256,8 @@ class SimFileSystem implements FileSystem {
   }
 
   /** @internal */
-  op<T>(kind: DiskFault | 'other', fn: () => T): Promise<T> {
-    return this.#disk.operate(this.#generation, this.#clock, kind, fn);
+  op<T>(kind: DiskFault | 'other', fn: () => T, write?: InFlightWrite): Promise<T> {
+    return this.#disk.operate(this.#generation, this.#clock, kind, fn, write);
   }
 
   open(path: string, options: OpenOptions = {}): Promise<FileHandle> {
@@ -279,7 +314,7 @@ class SimFileHandle implements FileHandle {
 
   write(buffer: Uint8Array, position: number): Promise<void> {
     const bytes = buffer.slice(); // the caller may reuse its buffer once the write resolves; the disk keeps its own copy now
-    return this.#fs.op('write', () => this.#disk.record(this.#inode, { kind: 'write', position, bytes }, this.#dsync));
+    return this.#fs.op('write', () => this.#disk.record(this.#inode, { kind: 'write', position, bytes }, this.#dsync), { inode: this.#inode, position, bytes });
   }
 
   datasync(): Promise<void> {

@@ -78,7 +78,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const checkers = new Checkers(world, () => workload?.writes ?? new Map());
   const cluster = new SimCluster(world, {
     size, tuning: SIM_TUNING, observer: checkers,
-    ...(options.fsyncIsNoop === true ? { disk: { fsyncIsNoop: true } } : {}),
+    disk: { latencyMaxMs: 6, fsyncIsNoop: options.fsyncIsNoop === true },
     ...(options.adaptLogics === undefined ? {} : { adaptLogics: options.adaptLogics }),
   });
   workload = new Workload(world, cluster, { writers: rng.int(2, 4), spaces: rng.int(2, 12) }, checkers);

@@ -71,6 +71,26 @@ test('an O_DSYNC write is durable when it resolves', () => withDisk(2, async (di
   assert.equal(await mount().readFile('/d/wal'), bytes(7, 7, 7));
 }));
 
+test('an O_DSYNC write still in flight at a crash leaves nothing, all, or a prefix of it', async () => {
+  const lengths = new Set<number>();
+  for (let seed = 1; seed <= 40; seed++) {
+    await withDisk(seed, async (disk, mount) => {
+      const fs = mount();
+      await fs.mkdirp('/d');
+      const f = await fs.open('/d/wal', { create: true, dsync: true });
+      await fs.syncDir('/d');
+      await f.write(bytes(1, 1), 0);
+      void f.write(bytes(2, 2, 2, 2), 2); // not awaited: in flight when the power goes
+      disk.crash();
+      const data = [...((await mount().readFile('/d/wal')) ?? [])];
+      assert.equal(data, [1, 1, 2, 2, 2, 2].slice(0, data.length), `seed ${seed}: ${data.join(',')}`);
+      assert.ok(data.length >= 2, 'the completed write is there');
+      lengths.add(data.length);
+    });
+  }
+  assert.ok(lengths.has(2) && [3, 4, 5].some((n) => lengths.has(n)), `untouched and torn both seen: ${[...lengths].join(' ')}`);
+});
+
 test('injected write and fsync failures reject with IoError, once each', () => withDisk(3, async (disk, mount) => {
   const fs = mount();
   await fs.mkdirp('/d');
