@@ -103,9 +103,12 @@ export class LocalState {
   /**
    * Replaces the whole state with a snapshot received from a primary: state
    * restored, log emptied to continue at `lsn + 1`, snapshot and metadata
-   * persisted.
+   * persisted. The epoch history becomes the sender's current one
+   * (`primaryHistory`, from SNAPSHOT_BEGIN), not the one inside the
+   * snapshot: a snapshot taken before the sender's latest epoch began lacks
+   * it, and the records that follow it belong to that epoch.
    */
-  async installSnapshot(bytes: Uint8Array): Promise<NodeSnapshot> {
+  async installSnapshot(bytes: Uint8Array, primaryHistory: EpochStart[]): Promise<NodeSnapshot> {
     const snapshot = decodeNodeSnapshot(bytes);
     this.projection.restore(snapshot.projection);
     this.ledger.restore(snapshot.ledger);
@@ -113,8 +116,7 @@ export class LocalState {
     await this.log.resetTo(snapshot.lsn);
     this.applier.resetTo(snapshot.lsn);
     this.snapshotLsn = snapshot.lsn;
-    const history = snapshot.epochHistory.filter((e) => e.startLsn <= snapshot.lsn || e.epoch <= snapshot.epoch);
-    await this.saveMeta({ epochHistory: history, epoch: Math.max(this.meta.epoch, snapshot.epoch) });
+    await this.saveMeta({ epochHistory: primaryHistory, epoch: Math.max(this.meta.epoch, snapshot.epoch) });
     return snapshot;
   }
 

@@ -83,21 +83,23 @@ export function nodeLogics(directory: SessionDirectory): NodeLogics {
       directory.effectFailed(effect.type, err);
     }
   };
-  const promotion = promotionMachine.provide({
-    actions: {
-      adoptEpoch: (_, params) => onPromotion({ type: 'adoptEpoch', params }),
-      rejectStale: (_, params) => onPromotion({ type: 'rejectStale', params }),
-      startElection: (_, params) => onPromotion({ type: 'startElection', params }),
-      grantVote: (_, params) => onPromotion({ type: 'grantVote', params }),
-      refuseVote: (_, params) => onPromotion({ type: 'refuseVote', params }),
-      becomePrimary: (_, params) => onPromotion({ type: 'becomePrimary', params }),
-      leaseLost: (_, params) => onPromotion({ type: 'leaseLost', params }),
-      leaseRegained: (_, params) => onPromotion({ type: 'leaseRegained', params }),
-      stepDown: (_, params) => onPromotion({ type: 'stepDown', params }),
-      refusePromotion: (_, params) => onPromotion({ type: 'refusePromotion', params }),
-      reportSplitBrain: (_, params) => onPromotion({ type: 'reportSplitBrain', params }),
-    },
-  });
+  // Every effect is listed (the `satisfies` fails the build when one is missing).
+  const promotionActions = {
+    adoptEpoch: (_, params) => onPromotion({ type: 'adoptEpoch', params }),
+    rejectStale: (_, params) => onPromotion({ type: 'rejectStale', params }),
+    requestPreVotes: (_, params) => onPromotion({ type: 'requestPreVotes', params }),
+    answerPreVote: (_, params) => onPromotion({ type: 'answerPreVote', params }),
+    startElection: (_, params) => onPromotion({ type: 'startElection', params }),
+    grantVote: (_, params) => onPromotion({ type: 'grantVote', params }),
+    refuseVote: (_, params) => onPromotion({ type: 'refuseVote', params }),
+    becomePrimary: (_, params) => onPromotion({ type: 'becomePrimary', params }),
+    leaseLost: (_, params) => onPromotion({ type: 'leaseLost', params }),
+    leaseRegained: (_, params) => onPromotion({ type: 'leaseRegained', params }),
+    stepDown: (_, params) => onPromotion({ type: 'stepDown', params }),
+    refusePromotion: (_, params) => onPromotion({ type: 'refusePromotion', params }),
+    reportSplitBrain: (_, params) => onPromotion({ type: 'reportSplitBrain', params }),
+  } satisfies { [K in PromotionEffect['type']]: (args: unknown, params: Extract<PromotionEffect, { type: K }>['params']) => void };
+  const promotion = promotionMachine.provide({ actions: promotionActions });
   return { shipper, health, receiver, promotion };
 }
 

@@ -12,6 +12,7 @@
 import type { AnyActorRef } from 'xstate';
 import { ReplicationError, isReplicationError } from '../errors.js';
 import type { Connection } from '../ports.js';
+import type { EpochStart } from '../types.js';
 import { type Batch, splitRecords } from '../wire/batch.js';
 import { crc32c } from '../wire/checksum.js';
 import { FrameReader } from '../wire/frameReader.js';
@@ -39,7 +40,8 @@ export interface ReceiverHost {
   voteRequested(request: VoteRequestMessage): Promise<VoteMessage>;
   /** False on a primary: HELLOs of its own epoch or lower are refused. */
   acceptsStreams(): boolean;
-  installSnapshot(bytes: Uint8Array): Promise<void>;
+  /** Replaces the local state with a snapshot; `epochHistory` is the sender's (SNAPSHOT_BEGIN), which the log follows from then on. */
+  installSnapshot(bytes: Uint8Array, epochHistory: EpochStart[]): Promise<void>;
   countProtocolError(code: string, message: string): void;
   spawnReceiver(session: ReceiverSession): AnyActorRef;
   closed(session: ReceiverSession): void;
@@ -64,7 +66,7 @@ export class ReceiverSession {
   #pendingBytes = 0;
   #paused = false;
   #lastEcho = 0;
-  #snapshot: { bytes: Uint8Array; crc: number; received: number } | undefined;
+  #snapshot: { bytes: Uint8Array; crc: number; received: number; epochHistory: EpochStart[] } | undefined;
   #closed = false;
   #installing = false;
   #lastRefusal: string | undefined;
@@ -155,7 +157,7 @@ export class ReceiverSession {
         if (msg.totalBytes > this.#host.snapshotMaxBytes) {
           throw new ReplicationError('InvalidBatchSize', `snapshot of ${msg.totalBytes} bytes exceeds ${this.#host.snapshotMaxBytes}`);
         }
-        this.#snapshot = { bytes: new Uint8Array(msg.totalBytes), crc: msg.crc, received: 0 };
+        this.#snapshot = { bytes: new Uint8Array(msg.totalBytes), crc: msg.crc, received: 0, epochHistory: msg.epochHistory };
         this.#actor.send({ type: 'snapshot.begin', epoch: msg.epoch, localEpoch });
         return;
       case 'snapshotChunk': {
@@ -244,7 +246,7 @@ export class ReceiverSession {
     if (snap === undefined) return;
     this.#installing = true;
     this.#connection.pause();
-    this.#host.installSnapshot(snap.bytes).then(
+    this.#host.installSnapshot(snap.bytes, snap.epochHistory).then(
       () => {
         this.#installing = false;
         this.#ack(this.#lastEcho);

@@ -6,8 +6,8 @@
  * to the fork. Nothing is silently deleted.
  *
  * @example
- * const cut = await rejoinPrimary(state, hello, { fs, dataDir, emptyProjection })
- * if (cut) events.emit('truncated', cut)
+ * const cut = await rejoinPrimary(state, hello, { fs, dataDir, emptyProjection, onDiscard: (range) => events.emit('truncated', range) })
+ * if (cut) rebuildCaches()
  */
 import { ReplicationError } from '../errors.js';
 import { type FileSystem, joinPath } from '../log/fileSystem.js';
@@ -34,7 +34,17 @@ const COPY_CHUNK_BYTES = 4 * 1024 * 1024;
 export async function rejoinPrimary(
   state: LocalState,
   hello: HelloMessage,
-  io: { fs: FileSystem; dataDir: string; emptyProjection: Uint8Array },
+  io: {
+    fs: FileSystem;
+    dataDir: string;
+    emptyProjection: Uint8Array;
+    /**
+     * Called once the records to cut are safe in quarantine, before the cut:
+     * the discard is reported even if a later step fails (a retry then finds
+     * nothing left to cut).
+     */
+    onDiscard: (range: DiscardedRange) => void;
+  },
 ): Promise<DiscardedRange | undefined> {
   const last = hello.epochHistory[hello.epochHistory.length - 1];
   if (last === undefined || last.epoch !== hello.epoch) {
@@ -47,11 +57,13 @@ export async function rejoinPrimary(
   const fork = forkPoint(state.meta.epochHistory, ourLast, hello.epochHistory, Number.MAX_SAFE_INTEGER);
   if (fork >= ourLast) return undefined;
   const quarantineFile = await quarantine(state, io.fs, io.dataDir, fork + 1, ourLast);
+  const range = { fromLsn: fork + 1, toLsn: ourLast, count: ourLast - fork, quarantineFile };
+  io.onDiscard(range);
   if (fork >= state.log.firstLsn - 1) await state.log.truncateAfter(fork);
   else await state.log.resetTo(fork);
   await state.rebuildTo(fork, io.emptyProjection);
   await state.saveMeta({ epochHistory: state.meta.epochHistory.filter((e) => e.startLsn <= fork) });
-  return { fromLsn: fork + 1, toLsn: ourLast, count: ourLast - fork, quarantineFile };
+  return range;
 }
 
 /** Copies records [fromLsn, toLsn] (those still in the log) to `quarantine/<from>-<to>.wal`, durably. */

@@ -546,8 +546,8 @@ export class ReplicationNode {
       primaryHeard: (from, epoch) => this.#primaryHeard(from, epoch),
       voteRequested: (request) => this.#voteRequested(request),
       acceptsStreams: () => this.#role === 'replica',
-      installSnapshot: async (bytes) => {
-        const snapshot = await state.installSnapshot(bytes);
+      installSnapshot: async (bytes, epochHistory) => {
+        const snapshot = await state.installSnapshot(bytes, epochHistory);
         this.#assignedSeq.clear();
         this.metrics.snapshotsInstalled.inc();
         this.metrics.appliedLsn.set(state.applier.appliedLsn);
@@ -641,23 +641,21 @@ export class ReplicationNode {
         return;
       case 'rejectStale':
         return; // the receiver machine already answers a stale frame with ERROR StaleEpoch
+      case 'requestPreVotes':
+        // Nothing to persist: a pre-vote claims no epoch and records no vote.
+        this.#askPeers(this.#voteRequest(effect.params.epoch, true), (from, epoch, granted) => this.#sendPromotion({ type: 'prevote.reply', from, epoch, granted }));
+        return;
+      case 'answerPreVote':
+        this.#voteDecision = { granted: effect.params.granted, epoch: effect.params.granted ? effect.params.epoch : effect.params.currentEpoch };
+        return;
       case 'startElection': {
         const { epoch } = effect.params;
         this.#saveMeta({ epoch, votedEpoch: epoch, votedFor: this.id });
-        const log = this.#state.log;
-        const request: VoteRequestMessage = {
-          kind: 'voteRequest', clusterId: this.#options.cluster.clusterId, candidateId: this.id, epoch,
-          lastEpoch: this.#lastLogEpoch(), lastLsn: log.lastLsn,
-        };
+        const request = this.#voteRequest(epoch, false);
         void this.#metaWrites.then(() => {
           // A vote for itself that never reached the disk could be cast again after a crash: no election on it.
           if (!this.#votePersisted(epoch, this.id)) return;
-          return requestVotes({
-            transport: this.#ports.transport, clock: this.#clock, request,
-            peers: this.#options.cluster.nodes.filter((n) => n.id !== this.id),
-            timeoutMs: Math.max(100, Math.floor(this.#options.tuning.electionRoundMs / 2)),
-            onReply: (from, replyEpoch, granted) => this.#sendPromotion({ type: 'vote.reply', from, epoch: replyEpoch, granted, jitter: this.#ports.random.next() }),
-          });
+          this.#askPeers(request, (from, replyEpoch, granted) => this.#sendPromotion({ type: 'vote.reply', from, epoch: replyEpoch, granted, jitter: this.#ports.random.next() }));
         });
         return;
       }
@@ -743,9 +741,43 @@ export class ReplicationNode {
     this.#sendPromotion({ type: 'heartbeat', from, epoch, nowMs: now, jitter: this.#ports.random.next() });
   }
 
-  /** Decides a vote request through the promotion machine; replies only after the vote is persisted. */
+  /** This node's VOTE_REQUEST for `epoch` (a pre-vote when `preVote`), with its log position now. */
+  #voteRequest(epoch: number, preVote: boolean): VoteRequestMessage {
+    const request: VoteRequestMessage = {
+      kind: 'voteRequest', clusterId: this.#options.cluster.clusterId, candidateId: this.id, epoch,
+      lastEpoch: this.#lastLogEpoch(), lastLsn: this.#state.log.lastLsn,
+    };
+    if (preVote) request.preVote = true;
+    return request;
+  }
+
+  /** Sends `request` to every peer; each answer goes to `onReply`. */
+  #askPeers(request: VoteRequestMessage, onReply: (from: string, epoch: number, granted: boolean) => void): void {
+    requestVotes({
+      transport: this.#ports.transport, clock: this.#clock, request,
+      peers: this.#options.cluster.nodes.filter((n) => n.id !== this.id),
+      timeoutMs: Math.max(100, Math.floor(this.#options.tuning.electionRoundMs / 2)),
+      onReply,
+    });
+  }
+
+  /**
+   * Decides a vote request through the promotion machine; replies only after
+   * the vote is persisted. A pre-vote is answered at once: it records nothing.
+   */
   async #voteRequested(request: VoteRequestMessage): Promise<VoteMessage> {
     this.#voteDecision = undefined;
+    if (request.preVote === true) {
+      if (request.clusterId === this.#options.cluster.clusterId) {
+        this.#ensurePromotion();
+        this.#sendPromotion({
+          type: 'prevote.request', candidateId: request.candidateId, epoch: request.epoch, lastEpoch: request.lastEpoch,
+          lastLsn: request.lastLsn, ownLastEpoch: this.#lastLogEpoch(), ownLastLsn: this.#state.log.lastLsn, nowMs: this.#clock.now(),
+        });
+      }
+      const answer = this.#voteDecision as { granted: boolean; epoch: number } | undefined;
+      return { kind: 'vote', voterId: this.id, epoch: answer?.epoch ?? this.#state.meta.epoch, granted: answer?.granted === true };
+    }
     if (request.clusterId === this.#options.cluster.clusterId) {
       // A node that never joined still votes (an empty log never outranks a
       // candidate's); only a node that has joined ever asks for votes, so a
@@ -773,13 +805,17 @@ export class ReplicationNode {
   /** Before answering a primary's HELLO: cut a divergent tail, then adopt its epoch history. */
   async #followPrimary(hello: HelloMessage): Promise<void> {
     await this.#transition;
-    const cut = await rejoinPrimary(this.#state, hello, { fs: this.#ports.fs, dataDir: this.#options.dataDir, emptyProjection: this.#emptyProjection });
+    const cut = await rejoinPrimary(this.#state, hello, {
+      fs: this.#ports.fs, dataDir: this.#options.dataDir, emptyProjection: this.#emptyProjection,
+      onDiscard: (range) => {
+        this.metrics.discardedEntries.inc(range.count);
+        this.#logger.warn('discarded a divergent tail', { ...range });
+        this.#events.emit('truncated', range);
+      },
+    });
     if (cut !== undefined) {
       this.#assignedSeq.clear();
-      this.metrics.discardedEntries.inc(cut.count);
       this.metrics.appliedLsn.set(this.#state.applier.appliedLsn);
-      this.#logger.warn('discarded a divergent tail', { ...cut });
-      this.#events.emit('truncated', cut);
     }
     this.#primaryId = hello.fromId;
     if (JSON.stringify(hello.epochHistory) !== JSON.stringify(this.#state.meta.epochHistory)) this.#saveMeta({ epochHistory: hello.epochHistory });

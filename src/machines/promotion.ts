@@ -3,7 +3,7 @@
  * (DESIGN §8), Raft-like, for one replication group.
  *
  * States: `Follower` (substates `Following`, a primary is heard, and
- * `Suspecting`, none known), `Candidate`, `Primary` (substates `Leading`,
+ * `Suspecting`, none known), `PreCandidate` (asking for pre-votes), `Candidate`, `Primary` (substates `Leading`,
  * writes accepted, and `LeaseLost`, writes refused but still the epoch's
  * primary) and the transient `Starting` (picks the first state from the
  * input) and `SteppingDown` (entry `stepDown`, then Follower). The machine is
@@ -42,6 +42,15 @@
  *   the old primary stops accepting writes before a new one can be elected,
  *   provided the delay from that node's heartbeat to the `quorum.contact` it
  *   led to stays under `failoverTimeoutMs - leaseMs` (500 ms by default).
+ *
+ * Pre-vote: a follower whose failover timer fires does not stand at once.
+ * As a `PreCandidate` it asks every peer whether it would vote for it in the
+ * next epoch, claiming and persisting nothing; a peer says yes only when it
+ * would grant the real vote (epoch above its own, log complete enough, no live
+ * primary heard, not a leading primary). Only with a majority of yeses does it
+ * become a `Candidate`. So a node that was paused (SIGSTOP, a long GC) or cut
+ * off, and whose timer fires before it reads the heartbeats queued for it,
+ * never bumps the epoch over a primary that a majority still hears.
  *
  * Leader stickiness: a node `Following` a live primary (heard within
  * `failoverTimeoutMs`) and a `Leading` primary refuse vote requests without
@@ -131,6 +140,22 @@ export interface VoteRequestEvent {
   /** Optional fresh randomness for the failover timeout a granted vote re-arms. */
   readonly jitter?: number;
 }
+/**
+ * VOTE_REQUEST with `preVote` (Raft's pre-vote): would this node vote for the
+ * candidate in `epoch`? Answered from the current state; nothing changes and
+ * nothing is persisted. The shell fills in this node's own log position.
+ */
+export interface PreVoteRequestEvent extends Omit<VoteRequestEvent, 'type' | 'jitter'> {
+  readonly type: 'prevote.request';
+}
+/** The answer to this node's pre-vote request. */
+export interface PreVoteReplyEvent {
+  readonly type: 'prevote.reply';
+  readonly from: string;
+  /** The epoch asked about when granted; the voter's current epoch when refused. */
+  readonly epoch: Epoch;
+  readonly granted: boolean;
+}
 /** VOTE_REPLY to this node's request. */
 export interface VoteReplyEvent {
   readonly type: 'vote.reply';
@@ -168,6 +193,8 @@ export type PromotionEvent =
   | PrimaryHeartbeatEvent
   | VoteRequestEvent
   | VoteReplyEvent
+  | PreVoteRequestEvent
+  | PreVoteReplyEvent
   | QuorumContactEvent
   | PromoteEvent
   | HigherEpochSeenEvent;
@@ -190,6 +217,10 @@ export interface PromotionContext {
   primaryId: string | null;
   /** Distinct voters of this node's current or last election, itself first. */
   votes: string[];
+  /** The epoch of this node's current or last pre-vote round (not persisted, not claimed). */
+  preVoteEpoch: Epoch;
+  /** Distinct nodes that granted that pre-vote, itself first. */
+  preVotes: string[];
   /** The jitter of the last event that carried one into Follower or Candidate, or a vote reply. */
   lastJitter: number;
   /** `nowMs` of the last accepted heartbeat, null before any. */
@@ -215,6 +246,10 @@ export interface StartElection { readonly epoch: Epoch }
 export interface GrantVote { readonly candidateId: string; readonly epoch: Epoch }
 /** Params of `refuseVote`: reply not granted, with `currentEpoch`. */
 export interface RefuseVote { readonly candidateId: string; readonly epoch: Epoch; readonly reason: VoteRefusal; readonly currentEpoch: Epoch }
+/** Params of `requestPreVotes`: send VOTE_REQUEST with preVote to every peer (nothing to persist). */
+export interface RequestPreVotes { readonly epoch: Epoch }
+/** Params of `answerPreVote`: reply to a pre-vote request; nothing to persist. */
+export interface AnswerPreVote { readonly candidateId: string; readonly epoch: Epoch; readonly granted: boolean; readonly currentEpoch: Epoch }
 /** Params of `becomePrimary`: persist the epoch, write its EpochStart record, start shipping and accept writes. */
 export interface BecomePrimary { readonly epoch: Epoch; readonly forced: boolean; readonly via: 'election' | 'force' | 'bootstrap' }
 /** Params of `leaseLost`: refuse writes with NotPrimary from now on. */
@@ -233,6 +268,8 @@ export type PromotionEffect =
   | { readonly type: 'adoptEpoch'; readonly params: AdoptEpoch }
   | { readonly type: 'rejectStale'; readonly params: RejectStale }
   | { readonly type: 'startElection'; readonly params: StartElection }
+  | { readonly type: 'requestPreVotes'; readonly params: RequestPreVotes }
+  | { readonly type: 'answerPreVote'; readonly params: AnswerPreVote }
   | { readonly type: 'grantVote'; readonly params: GrantVote }
   | { readonly type: 'refuseVote'; readonly params: RefuseVote }
   | { readonly type: 'becomePrimary'; readonly params: BecomePrimary }
@@ -244,7 +281,7 @@ export type PromotionEffect =
 
 /** The names of every {@link PromotionEffect}. */
 export const PROMOTION_EFFECTS: ReadonlySet<PromotionEffect['type']> = new Set([
-  'adoptEpoch', 'rejectStale', 'startElection', 'grantVote', 'refuseVote', 'becomePrimary',
+  'adoptEpoch', 'rejectStale', 'startElection', 'requestPreVotes', 'answerPreVote', 'grantVote', 'refuseVote', 'becomePrimary',
   'leaseLost', 'leaseRegained', 'stepDown', 'refusePromotion', 'reportSplitBrain',
 ]);
 
@@ -328,7 +365,7 @@ interface Args {
 
 const epochOf = ({ event }: Args): Epoch => ('epoch' in event ? event.epoch : 0);
 const nowOf = ({ event }: Args): number | null => ('nowMs' in event ? event.nowMs : null);
-const fromOf = ({ event }: Args): string => (event.type === 'vote.request' ? event.candidateId : 'from' in event ? event.from : '');
+const fromOf = ({ event }: Args): string => ('candidateId' in event ? event.candidateId : 'from' in event ? event.from : '');
 
 /** The refusal every state shares (epoch, vote already cast, log), or null when the vote may be granted. */
 function voteRefusal({ context, event }: Args): VoteRefusal | null {
@@ -337,6 +374,32 @@ function voteRefusal({ context, event }: Args): VoteRefusal | null {
   if (event.epoch <= context.votedEpoch) return 'alreadyVoted';
   const logOk = event.lastEpoch > event.ownLastEpoch || (event.lastEpoch === event.ownLastEpoch && event.lastLsn >= event.ownLastLsn);
   return logOk ? null : 'logBehind';
+}
+
+/**
+ * `answerPreVote`: granted when a real vote in the asked epoch could be: the
+ * epoch is above this node's, the candidate's log is at least as complete, and
+ * the state does not block it (`primaryLive`: a Follower that heard its
+ * primary within failoverTimeoutMs; `leading`: a primary holding its lease).
+ */
+function answerPreVote(blocked?: 'primaryLive' | 'leading') {
+  return {
+    type: 'answerPreVote',
+    params: (args: Args): AnswerPreVote => {
+      const { context, event } = args;
+      let granted = false;
+      if (event.type === 'prevote.request' && event.epoch > context.epoch && blocked !== 'leading' && !(blocked === 'primaryLive' && isPrimaryLive(args))) {
+        granted = event.lastEpoch > event.ownLastEpoch || (event.lastEpoch === event.ownLastEpoch && event.lastLsn >= event.ownLastLsn);
+      }
+      return { candidateId: fromOf(args), epoch: epochOf(args), granted, currentEpoch: context.epoch };
+    },
+  } as const;
+}
+
+/** A primary was heard less than failoverTimeoutMs ago (only a Follower in Following has one). */
+function isPrimaryLive({ context, event }: Args): boolean {
+  const now = nowOf({ context, event });
+  return context.primaryId !== null && context.lastHeardMs !== null && now !== null && now - context.lastHeardMs < context.config.failoverTimeoutMs;
 }
 
 /** `refuseVote`, with `blocked` (the state's own reason) unless the request's epoch is stale. */
@@ -391,6 +454,15 @@ const voteAsSelfVoter = (from: 'Primary' | 'Candidate') => [
   { actions: refuse() },
 ] as const;
 
+/** Vote requests in a Follower (or a PreCandidate, which is one that is asking around): `target` is its Suspecting state. */
+const voteRequestAsFollower = (target: '.Suspecting' | 'Follower.Suspecting') => [
+  { guard: 'primaryLive', actions: refuse('primaryLive') },
+  { guard: grantable('higher'), target, reenter: true, actions: [adopt, 'recordVote', grant, 'forgetPrimary'] },
+  { guard: grantable('same'), target, reenter: true, actions: ['recordVote', grant, 'forgetPrimary'] },
+  { guard: 'higherEpoch', target, actions: [adopt, 'adoptEpochContext', 'forgetPrimary', refuse()] },
+  { actions: refuse() },
+] as const;
+
 /** Forced promotion from a Follower or a Candidate: a new epoch, no vote. */
 const forced = { guard: 'forced', target: '#promotion.Primary.Leading', actions: [{ type: 'claimEpoch' as const, params: { epoch: 'next' as const } }, becomePrimary('force')] } as const;
 
@@ -415,6 +487,10 @@ export const promotionMachine = setup({
     rejectStale: (_: unknown, _p: RejectStale) => {},
     /** Effect: persist epoch + vote for self, then send VOTE_REQUEST to every peer. */
     startElection: (_: unknown, _p: StartElection) => {},
+    /** Effect: send VOTE_REQUEST with preVote to every peer (nothing persisted). */
+    requestPreVotes: (_: unknown, _p: RequestPreVotes) => {},
+    /** Effect: reply to a pre-vote request (nothing persisted). */
+    answerPreVote: (_: unknown, _p: AnswerPreVote) => {},
     /** Effect: persist the vote, then reply granted. */
     grantVote: (_: unknown, _p: GrantVote) => {},
     /** Effect: reply not granted. */
@@ -439,6 +515,10 @@ export const promotionMachine = setup({
     countVote: assign(({ context, event }) =>
       event.type === 'vote.reply' && !context.votes.includes(event.from) ? { votes: [...context.votes, event.from] } : {},
     ),
+    startPreVote: assign(({ context }) => ({ preVoteEpoch: nextEpoch(context), preVotes: [context.nodeId], primaryId: null })),
+    countPreVote: assign(({ context, event }) =>
+      event.type === 'prevote.reply' && !context.preVotes.includes(event.from) ? { preVotes: [...context.preVotes, event.from] } : {},
+    ),
     startCandidacy: assign(({ context }) => {
       const epoch = nextEpoch(context);
       return { epoch, votedEpoch: epoch, votes: [context.nodeId], primaryId: null };
@@ -458,16 +538,18 @@ export const promotionMachine = setup({
     higherEpoch: (args) => epochOf(args) > args.context.epoch,
     sameEpoch: (args) => epochOf(args) === args.context.epoch,
     /** A primary was heard less than failoverTimeoutMs ago (only a Follower in Following has one). */
-    primaryLive: ({ context, event }) => {
-      const now = nowOf({ context, event });
-      return context.primaryId !== null && context.lastHeardMs !== null && now !== null && now - context.lastHeardMs < context.config.failoverTimeoutMs;
-    },
+    primaryLive: (args) => isPrimaryLive(args),
     /** The vote may be granted (epoch, vote, log) and the request's epoch is higher than / the same as this node's. */
     voteGrantable: (args, params: { epoch: 'higher' | 'same' }) =>
       voteRefusal(args) === null && (params.epoch === 'higher' ? epochOf(args) > args.context.epoch : epochOf(args) === args.context.epoch),
     /** A granted vote for this node's current election from a voter not counted yet. */
     newVote: ({ context, event }) => event.type === 'vote.reply' && event.granted && event.epoch === context.epoch && !context.votes.includes(event.from),
+    /** A pre-vote refusal from a voter at a higher epoch than this node's. */
+    refusedFromHigherEpoch: ({ context, event }) => event.type === 'prevote.reply' && !event.granted && event.epoch > context.epoch,
     hasMajority: ({ context }) => context.votes.length >= majorityOf(context.clusterSize),
+    /** A granted pre-vote for this node's current round from a node not counted yet. */
+    newPreVote: ({ context, event }) => event.type === 'prevote.reply' && event.granted && event.epoch === context.preVoteEpoch && !context.preVotes.includes(event.from),
+    hasPreVoteMajority: ({ context }) => context.preVotes.length >= majorityOf(context.clusterSize),
     forced: ({ event }) => event.type === 'promote' && event.force,
     primaryKnown: ({ context }) => context.primaryId !== null,
   },
@@ -481,9 +563,10 @@ export const promotionMachine = setup({
   description: [
     "One node's view of who is primary, elections and fencing (Raft-like, one replication group). The shell does all I/O and persistence and sends one event per heartbeat, vote request, vote reply or quorum report;",
     'time arrives as nowMs and randomness as jitter in events; the failover, election-round and lease timers are after-transitions with named delays (failoverTimeout, electionRound, lease) on the actor clock.',
-    'Effects are named actions filled in with machine.provide(): adoptEpoch, rejectStale, startElection, grantVote, refuseVote, becomePrimary, leaseLost, leaseRegained, stepDown, refusePromotion, reportSplitBrain.',
+    'Effects are named actions filled in with machine.provide(): adoptEpoch, rejectStale, requestPreVotes, answerPreVote, startElection, grantVote, refuseVote, becomePrimary, leaseLost, leaseRegained, stepDown, refusePromotion, reportSplitBrain.',
     `Defaults: failoverTimeoutMs ${D.failoverTimeoutMs}, electionJitterRatio ${D.electionJitterRatio}, electionRoundMs ${D.electionRoundMs}, leaseMs ${D.leaseMs} (must be < failoverTimeoutMs); timeouts are base * (1 + electionJitterRatio * jitter).`,
     'One vote per epoch (votedEpoch only grows), granted only to a log at least as complete ((lastEpoch, lastLsn) lexicographic) and never while following a live primary or leading;',
+    'a follower whose failover timer fires first asks for pre-votes (PreCandidate) and stands only when a majority would vote for it;',
     'a candidate wins with a majority of the configured cluster, itself included. Epoch 1 belongs to the bootstrap primary of a new cluster; elections start at 2.',
     'A primary without quorum.contact for leaseMs is LeaseLost (writes refused) but stays the epoch\'s primary until it sees a higher epoch.',
   ].join(' '),
@@ -496,6 +579,8 @@ export const promotionMachine = setup({
     votedEpoch: input.votedEpoch,
     primaryId: null,
     votes: [],
+    preVoteEpoch: 0,
+    preVotes: [],
     lastJitter: input.jitter ?? 0.5,
     lastHeardMs: null,
     lastQuorumMs: null,
@@ -511,23 +596,18 @@ export const promotionMachine = setup({
       ],
     },
     Follower: {
-      description: 'Not primary: follows the primary it hears. Without a heartbeat for failoverTimeoutMs * (1 + electionJitterRatio * jitter) it starts an election; an accepted heartbeat or a granted vote re-arms that timer. promote starts an election, refused while the primary is live; promote with force skips the vote: Primary.Leading at a new epoch.',
+      description: 'Not primary: follows the primary it hears. Without a heartbeat for failoverTimeoutMs * (1 + electionJitterRatio * jitter) it asks for pre-votes (PreCandidate); an accepted heartbeat or a granted vote re-arms that timer. promote starts an election, refused while the primary is live; promote with force skips the vote: Primary.Leading at a new epoch.',
       initial: 'Suspecting',
       entry: 'noteJitter',
-      after: { failoverTimeout: { target: 'Candidate' } },
+      after: { failoverTimeout: { target: 'PreCandidate' } },
       on: {
         heartbeat: [
           { guard: 'staleEpoch', actions: rejectStale },
           { guard: 'higherEpoch', target: '.Following', reenter: true, actions: [adopt, 'adoptEpochContext', 'recordHeartbeat'] },
           { target: '.Following', reenter: true, actions: 'recordHeartbeat' },
         ],
-        'vote.request': [
-          { guard: 'primaryLive', actions: refuse('primaryLive') },
-          { guard: grantable('higher'), target: '.Suspecting', reenter: true, actions: [adopt, 'recordVote', grant, 'forgetPrimary'] },
-          { guard: grantable('same'), target: '.Suspecting', reenter: true, actions: ['recordVote', grant, 'forgetPrimary'] },
-          { ...followerOnHigher, actions: [...followerOnHigher.actions, refuse()] },
-          { actions: refuse() },
-        ],
+        'vote.request': voteRequestAsFollower('.Suspecting'),
+        'prevote.request': { actions: answerPreVote('primaryLive') },
         'vote.reply': followerOnHigher,
         'epoch.higher': followerOnHigher,
         promote: [forced, { guard: 'primaryLive', actions: refusePromotion('primaryLive') }, { target: 'Candidate' }],
@@ -535,6 +615,28 @@ export const promotionMachine = setup({
       states: {
         Following: { description: 'A primary of the current epoch is heard (primaryId, lastHeardMs); vote requests are refused while it was heard within failoverTimeoutMs.' },
         Suspecting: { description: 'No primary known: just started, stepped down, voted, or saw a higher epoch; the failover timer runs.' },
+      },
+    },
+    PreCandidate: {
+      description: 'Pre-vote: entered when the failover timer fires. Asks every peer whether it would vote for this node in the next epoch (requestPreVotes), claiming and persisting nothing, so a node that was paused or cut off cannot depose a primary that a majority still hears. A majority of granted pre-votes, itself included, starts the real election (Candidate); a heartbeat of its epoch or above ends it (Follower); a refusal carrying a higher epoch is adopted (Follower); after electionRoundMs * (1 + electionJitterRatio * jitter) a new round starts.',
+      entry: ['noteJitter', 'startPreVote', { type: 'requestPreVotes', params: ({ context }) => ({ epoch: context.preVoteEpoch }) }],
+      always: { guard: 'hasPreVoteMajority', target: 'Candidate' },
+      after: { electionRound: { target: 'PreCandidate', reenter: true } },
+      on: {
+        heartbeat: [
+          { guard: 'staleEpoch', actions: rejectStale },
+          { guard: 'higherEpoch', target: 'Follower.Following', actions: [adopt, 'adoptEpochContext', 'recordHeartbeat'] },
+          { target: 'Follower.Following', actions: 'recordHeartbeat' },
+        ],
+        'vote.request': voteRequestAsFollower('Follower.Suspecting'),
+        'prevote.request': { actions: answerPreVote() },
+        'prevote.reply': [
+          { guard: 'newPreVote', actions: ['countPreVote', 'noteJitter'] },
+          { guard: 'refusedFromHigherEpoch', target: 'Follower.Suspecting', actions: [adopt, 'adoptEpochContext', 'forgetPrimary'] },
+        ],
+        'vote.reply': { guard: 'higherEpoch', target: 'Follower.Suspecting', actions: [adopt, 'adoptEpochContext', 'forgetPrimary'] },
+        'epoch.higher': { guard: 'higherEpoch', target: 'Follower.Suspecting', actions: [adopt, 'adoptEpochContext', 'forgetPrimary'] },
+        promote: [forced, { target: 'Candidate' }],
       },
     },
     Candidate: {
@@ -548,6 +650,7 @@ export const promotionMachine = setup({
           { target: 'SteppingDown', actions: ['recordHeartbeat', noteStepDown('Candidate', 'primaryElected')] },
         ],
         'vote.request': voteAsSelfVoter('Candidate'),
+        'prevote.request': { actions: answerPreVote() },
         'vote.reply': [stepDownOnHigher('Candidate'), { guard: 'newVote', actions: ['countVote', 'noteJitter'] }],
         'epoch.higher': stepDownOnHigher('Candidate'),
         promote: [forced, { actions: refusePromotion('electionRunning') }],
@@ -573,6 +676,7 @@ export const promotionMachine = setup({
           on: {
             'quorum.contact': { target: 'Leading', reenter: true, actions: 'recordQuorum' },
             'vote.request': { actions: refuse('leading') },
+            'prevote.request': { actions: answerPreVote('leading') },
           },
         },
         LeaseLost: {
@@ -580,6 +684,7 @@ export const promotionMachine = setup({
           on: {
             'quorum.contact': { target: 'Leading', actions: ['recordQuorum', { type: 'leaseRegained', params: ({ context }) => ({ epoch: context.epoch, nowMs: context.lastQuorumMs ?? 0 }) }] },
             'vote.request': voteAsSelfVoter('Primary'),
+            'prevote.request': { actions: answerPreVote() },
           },
         },
       },
@@ -604,17 +709,18 @@ export const promotionMachine = setup({
 export type PromotionSnapshot = SnapshotFrom<typeof promotionMachine>;
 
 /** The states a snapshot can be in (Starting and SteppingDown are transient, never seen in one). */
-export type PromotionState = 'Follower.Following' | 'Follower.Suspecting' | 'Candidate' | 'Primary.Leading' | 'Primary.LeaseLost';
+export type PromotionState = 'Follower.Following' | 'Follower.Suspecting' | 'PreCandidate' | 'Candidate' | 'Primary.Leading' | 'Primary.LeaseLost';
 
 /** The top-level role of a snapshot. */
-export type PromotionRole = 'Follower' | 'Candidate' | 'Primary';
+export type PromotionRole = 'Follower' | 'PreCandidate' | 'Candidate' | 'Primary';
 
 /**
- * The events of the three timers, as an actor's clock delivers them;
+ * The events of the timers, as an actor's clock delivers them;
  * {@link promotionTransition} accepts them to step a snapshot through a timeout.
  */
 export const PROMOTION_TIMERS = Object.freeze({
   failoverTimeout: 'xstate.after.failoverTimeout.promotion.Follower',
+  preVoteRound: 'xstate.after.electionRound.promotion.PreCandidate',
   electionRound: 'xstate.after.electionRound.promotion.Candidate',
   lease: 'xstate.after.lease.promotion.Primary.Leading',
 } as const);

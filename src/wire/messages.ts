@@ -109,7 +109,7 @@ export interface ErrorMessage {
   epoch?: number;
 }
 
-/** Candidate → peer: asks for a vote in `epoch`. */
+/** Candidate → peer: asks for a vote in `epoch`; with `preVote`, only whether the peer would grant it (nothing is recorded). */
 export interface VoteRequestMessage {
   kind: 'voteRequest';
   clusterId: string;
@@ -117,6 +117,8 @@ export interface VoteRequestMessage {
   epoch: number;
   lastEpoch: number;
   lastLsn: number;
+  /** Present (true) on a pre-vote request. */
+  preVote?: true;
 }
 
 /** Peer → candidate: the answer to a vote request. */
@@ -270,10 +272,15 @@ export function decodeMessage(frame: Frame): WireMessage {
     }
     case FrameType.VoteRequest: {
       const o = asObject(decodePayload(body), 'VOTE_REQUEST');
-      return {
+      const request: VoteRequestMessage = {
         kind: 'voteRequest', clusterId: str(o, 'clusterId', 'VOTE_REQUEST'), candidateId: str(o, 'candidateId', 'VOTE_REQUEST'),
         epoch: uint(o, 'epoch', 'VOTE_REQUEST'), lastEpoch: uint(o, 'lastEpoch', 'VOTE_REQUEST'), lastLsn: uint(o, 'lastLsn', 'VOTE_REQUEST'),
       };
+      if (o['preVote'] !== undefined) {
+        if (o['preVote'] !== true) throw new ReplicationError('MalformedMessage', "VOTE_REQUEST: field 'preVote' must be true when present");
+        request.preVote = true;
+      }
+      return request;
     }
     case FrameType.Vote: {
       const o = asObject(decodePayload(body), 'VOTE');

@@ -14,22 +14,10 @@ import {
   promotionRole,
   promotionTransition,
   type PromotionContext,
-  type PromotionEvent,
   type PromotionSnapshot,
-  type PromotionTimerEvent,
 } from '../../src/machines/index.js';
+import { type Ev, assertStep, T, hb, req, preReq, reply, preReply, higher, promote, contact, name } from '../helpers/promotionEvents.js';
 
-type Ev = PromotionEvent | PromotionTimerEvent;
-const T = 10_000;
-const hb = (from: string, epoch: number, nowMs = T): Ev => ({ type: 'heartbeat', from, epoch, nowMs, jitter: 0.5 });
-/** A vote request from n3; `behind` gives it a log older than n1's (epoch 3, LSN 40). */
-const req = (epoch: number, behind = false, nowMs = T): Ev => ({
-  type: 'vote.request', candidateId: 'n3', epoch, lastEpoch: 3, lastLsn: behind ? 39 : 40, ownLastEpoch: 3, ownLastLsn: 40, nowMs,
-});
-const reply = (epoch: number, granted: boolean, from = 'n2'): Ev => ({ type: 'vote.reply', from, epoch, granted });
-const higher = (epoch: number): Ev => ({ type: 'epoch.higher', epoch, from: 'n2' });
-const promote = (force: boolean, nowMs = T): Ev => ({ type: 'promote', force, nowMs });
-const contact: Ev = { type: 'quorum.contact', nowMs: T };
 const failover: Ev = { type: PROMOTION_TIMERS.failoverTimeout };
 
 function at(value: PromotionSnapshot['value'], patch: Partial<PromotionContext> = {}): PromotionSnapshot {
@@ -57,8 +45,10 @@ const rows: Row[] = [
   [S, {}, higher(8), 'Follower.Suspecting', ['adoptEpoch'], { epoch: 8, votedEpoch: 4 }],
   [S, {}, promote(false), 'Candidate', ['startElection'], { epoch: 6, votedEpoch: 6, votes: ['n1'] }],
   [S, {}, promote(true), 'Primary.Leading', ['becomePrimary'], { epoch: 6, votedEpoch: 6, primaryId: 'n1' }],
-  [S, {}, failover, 'Candidate', ['startElection'], { epoch: 6, votedEpoch: 6, votes: ['n1'], primaryId: null }],
-  [S, { epoch: 0, votedEpoch: 0 }, failover, 'Candidate', ['startElection'], { epoch: 2, votedEpoch: 2 }],
+  [S, {}, failover, 'PreCandidate', ['requestPreVotes'], { epoch: 5, votedEpoch: 4, preVoteEpoch: 6, preVotes: ['n1'], primaryId: null }],
+  [S, { epoch: 0, votedEpoch: 0 }, failover, 'PreCandidate', ['requestPreVotes'], { epoch: 0, votedEpoch: 0, preVoteEpoch: 2 }],
+  [S, {}, preReq(6), 'Follower.Suspecting', ['answerPreVote'], { epoch: 5, votedEpoch: 4 }],
+  [S, {}, preReply(6, true), 'Follower.Suspecting', [], { epoch: 5 }],
   // Following: a primary heard at T - 100
   [F, heard, hb('n2', 5), 'Follower.Following', [], { lastHeardMs: T }],
   [F, heard, hb('n3', 6), 'Follower.Following', ['adoptEpoch'], { primaryId: 'n3', epoch: 6 }],
@@ -72,20 +62,16 @@ const rows: Row[] = [
   [F, heard, promote(false), 'Follower.Following', ['refusePromotion'], { epoch: 5 }],
   [F, heard, promote(false, T + 1400), 'Candidate', ['startElection'], { epoch: 6, primaryId: null }],
   [F, heard, promote(true), 'Primary.Leading', ['becomePrimary'], { epoch: 6, primaryId: 'n1' }],
-  [F, heard, failover, 'Candidate', ['startElection'], { epoch: 6, primaryId: null }],
+  [F, heard, failover, 'PreCandidate', ['requestPreVotes'], { epoch: 5, preVoteEpoch: 6, primaryId: null }],
+  [F, heard, preReq(6), 'Follower.Following', ['answerPreVote'], { epoch: 5, votedEpoch: 4, primaryId: 'n2' }],
 ];
 
 const show = (v: PromotionSnapshot['value']) => (typeof v === 'string' ? v : Object.entries(v).map(([k, s]) => `${k}.${String(s)}`).join(''));
-const name = (e: Ev): string => (e.type.startsWith('xstate.after') ? e.type.split('.')[2]! : e.type);
 
 for (const [from, context, event, to, effects, after] of rows) {
   test(`${show(from)} + ${name(event)} ${JSON.stringify(event).slice(0, 70)} -> ${to}`, () => {
     const step = promotionTransition(at(from, context), event);
-    assert.is(step.state, to);
-    assert.equal(step.effects.map((e) => e.type), effects);
-    for (const [key, value] of Object.entries(after ?? {})) {
-      assert.equal(step.snapshot.context[key as keyof PromotionContext], value, key);
-    }
+    assertStep(step, to, effects, after);
   });
 }
 
@@ -101,6 +87,13 @@ test('refusals and grants carry the reason and the epochs the shell replies with
   assert.is(reasons(S, {}, hb('n2', 4)), '{"from":"n2","epoch":4,"currentEpoch":5}');
   assert.is(reasons(F, heard, promote(false)), '{"primaryId":"n2","reason":"primaryLive"}');
   assert.is(reasons(S, {}, promote(true)), '{"epoch":6,"forced":true,"via":"force"}');
+  // Pre-votes: granted exactly when the real vote could be; nothing recorded either way.
+  assert.is(reasons(S, {}, preReq(6)), '{"candidateId":"n3","epoch":6,"granted":true,"currentEpoch":5}');
+  assert.is(reasons(S, { votedEpoch: 5 }, preReq(6)), '{"candidateId":"n3","epoch":6,"granted":true,"currentEpoch":5}');
+  assert.is(reasons(S, {}, preReq(5)), '{"candidateId":"n3","epoch":5,"granted":false,"currentEpoch":5}');
+  assert.is(reasons(S, {}, preReq(6, true)), '{"candidateId":"n3","epoch":6,"granted":false,"currentEpoch":5}');
+  assert.is(reasons(F, heard, preReq(6)), '{"candidateId":"n3","epoch":6,"granted":false,"currentEpoch":5}');
+  assert.is(reasons(F, heard, preReq(6, false, T + 1400)), '{"candidateId":"n3","epoch":6,"granted":true,"currentEpoch":5}');
 });
 
 test('an accepted heartbeat or a granted vote re-arms the failover timer; a higher epoch or a refusal does not', () => {
@@ -115,9 +108,9 @@ test('an accepted heartbeat or a granted vote re-arms the failover timer; a high
   assert.equal(timers(S, {}, hb('n2', 4)), []);
 });
 
-test('a follower ignores quorum reports, stale or current vote replies and epochs, and the other timers', () => {
+test('a follower ignores quorum reports, stale or current vote and pre-vote replies and epochs, and the other timers', () => {
   for (const [value, patch] of [[S, {}], [F, heard]] as const) {
-    for (const event of [contact, reply(5, true), reply(4, false), higher(5), higher(3), { type: PROMOTION_TIMERS.electionRound }, { type: PROMOTION_TIMERS.lease }] as Ev[]) {
+    for (const event of [contact, reply(5, true), reply(4, false), preReply(6, true), preReply(9, false), higher(5), higher(3), { type: PROMOTION_TIMERS.electionRound }, { type: PROMOTION_TIMERS.preVoteRound }, { type: PROMOTION_TIMERS.lease }] as Ev[]) {
       const before = at(value, patch);
       const step = promotionTransition(before, event);
       assert.equal(step.snapshot.value, before.value, `${show(value)} + ${event.type}`);
@@ -136,7 +129,7 @@ test('start: a follower, or the bootstrap primary of a new cluster at epoch 1; a
   assert.equal(follower.timers, [{ event: PROMOTION_TIMERS.failoverTimeout, delayMs: 1500 }]);
   assert.equal({ ...follower.snapshot.context, config: null }, {
     nodeId: 'n1', clusterSize: 3, config: null, initialRole: 'follower', epoch: 0, votedEpoch: 0, primaryId: null,
-    votes: [], lastJitter: 0, lastHeardMs: null, lastQuorumMs: null, steppedDown: null,
+    votes: [], preVoteEpoch: 0, preVotes: [], lastJitter: 0, lastHeardMs: null, lastQuorumMs: null, steppedDown: null,
   });
   const boot = initialPromotionStep({ ...input, initialRole: 'primary' });
   assert.is(boot.state, 'Primary.Leading');

@@ -48,18 +48,29 @@ test('the failover timeout fires failoverTimeoutMs * (1 + ratio * jitter) after 
   n.clock.set(4897);
   assert.is(n.state(), 'Follower.Following');
   n.clock.set(4898);
+  assert.is(n.state(), 'PreCandidate', 'asks before it stands');
+  n.clock.set(4898 + 1167); // a new pre-vote round after 1000 * (1 + 0.5 / 3), rounded; no epoch is claimed
+  assert.is(n.actor.getSnapshot().context.epoch, 1);
+  n.send({ type: 'prevote.reply', from: 'n3', epoch: 2, granted: true });
   assert.is(n.state(), 'Candidate');
-  n.clock.set(4898 + 1166);
+  n.clock.set(6065 + 1166);
   assert.is(n.actor.getSnapshot().context.epoch, 2);
-  n.clock.set(4898 + 1167); // 1000 * (1 + 0.5 / 3), rounded
+  n.clock.set(6065 + 1167);
   assert.is(n.actor.getSnapshot().context.epoch, 3);
-  assert.equal(n.log, ['1649 adoptEpoch {"epoch":1}', '4898 startElection {"epoch":2}', '6065 startElection {"epoch":3}']);
+  assert.equal(n.log, [
+    '1649 adoptEpoch {"epoch":1}', '4898 requestPreVotes {"epoch":2}', '6065 requestPreVotes {"epoch":2}',
+    '6065 startElection {"epoch":2}', '7232 startElection {"epoch":3}',
+  ]);
   n.actor.stop();
 });
 
 test('a majority of votes wins the round; a heartbeat of the same epoch ends the candidacy', () => {
   const n = node({ clusterSize: 5 });
   n.clock.set(1500);
+  n.send({ type: 'prevote.reply', from: 'n4', epoch: 2, granted: true });
+  assert.is(n.state(), 'PreCandidate', 'two of five would vote for it: not yet');
+  n.send({ type: 'prevote.reply', from: 'n5', epoch: 2, granted: true });
+  assert.is(n.state(), 'Candidate');
   n.send({ type: 'vote.reply', from: 'n2', epoch: 2, granted: true });
   n.send({ type: 'vote.reply', from: 'n2', epoch: 2, granted: true });
   assert.is(n.state(), 'Candidate', 'a voter counts once');
@@ -67,10 +78,19 @@ test('a majority of votes wins the round; a heartbeat of the same epoch ends the
   assert.is(n.state(), 'Primary.Leading');
   const m = node({ jitter: 0.5 });
   m.clock.set(1875);
+  m.send({ type: 'prevote.reply', from: 'n2', epoch: 2, granted: true });
   m.send(hb(1900, 0, 'n3', 2));
   assert.is(m.state(), 'Follower.Following');
   m.clock.set(1900 + 1000 * 1.25 + 1);
-  assert.equal(m.names(), ['1875 startElection', '1875 stepDown'], 'the round timer was dropped');
+  assert.equal(m.names(), ['1875 requestPreVotes', '1875 startElection', '1875 stepDown'], 'the round timer was dropped');
+  // A heartbeat during the pre-vote simply ends it: nothing was claimed, nothing to step down from.
+  const q = node({ jitter: 0.5 });
+  q.clock.set(1875);
+  q.send(hb(1900, 0, 'n3', 0));
+  assert.is(q.state(), 'Follower.Following');
+  q.clock.set(1900 + 1000 * 1.25 + 1);
+  assert.equal(q.names(), ['1875 requestPreVotes'], 'no election, no step-down, the pre-vote round timer dropped');
+  q.actor.stop();
   assert.is(m.actor.getSnapshot().context.primaryId, 'n3');
   n.actor.stop();
   m.actor.stop();
@@ -115,6 +135,13 @@ test('a partitioned old primary refuses writes before any follower can time out 
     },
     grantVote: ({ candidateId, epoch }: { candidateId: string; epoch: number }) =>
       outbox.push(() => nodes[candidateId]!.send({ type: 'vote.reply', from: id, epoch, granted: true })),
+    requestPreVotes: ({ epoch }: { epoch: number }) => {
+      for (const peer of ids.filter((x) => x !== id && x !== 'n1')) {
+        outbox.push(() => nodes[peer]!.send({ type: 'prevote.request', candidateId: id, epoch, lastEpoch: 1, lastLsn: 50, ...own, nowMs: clock.now() }));
+      }
+    },
+    answerPreVote: ({ candidateId, epoch, granted }: { candidateId: string; epoch: number; granted: boolean }) =>
+      outbox.push(() => nodes[candidateId]!.send({ type: 'prevote.reply', from: id, epoch, granted })),
   });
   nodes.n1 = node({ nodeId: 'n1', initialRole: 'primary' }, clock);
   nodes.n2 = node({ nodeId: 'n2', jitter: 0.9 }, clock, on('n2'));

@@ -1,5 +1,5 @@
 // Simulation (fast-check) of a 3- or 5-node cluster of pure promotion
-// machines exchanging heartbeats, vote requests and replies over a network
+// machines exchanging heartbeats, pre-votes, vote requests and replies over a network
 // that delays, reorders, duplicates and drops, with timers firing at any
 // moment (an asynchronous model: safety must not depend on timing). Each
 // node has a log of record epochs; a follower that accepts a heartbeat takes
@@ -27,6 +27,8 @@ type Msg =
   | { kind: 'hb'; from: string; to: string; epoch: number; log: number[] }
   | { kind: 'req'; from: string; to: string; epoch: number; lastEpoch: number; lastLsn: number }
   | { kind: 'reply'; from: string; to: string; epoch: number; granted: boolean }
+  | { kind: 'prereq'; from: string; to: string; epoch: number; lastEpoch: number; lastLsn: number }
+  | { kind: 'prereply'; from: string; to: string; epoch: number; granted: boolean }
   | { kind: 'stale'; from: string; to: string; epoch: number };
 type Op = 'timer' | 'deliver' | 'duplicate' | 'drop' | 'beat' | 'append' | 'contact' | 'promote' | 'tick';
 type Cmd = readonly [op: Op, a: number, jitter: number];
@@ -62,6 +64,12 @@ function cluster(size: number, bootstrap: boolean) {
         vote(n.id, e.params.epoch, n.id, pos(n.log));
         const [lastEpoch, lastLsn] = pos(n.log);
         for (const to of ids) if (to !== n.id) net.push({ kind: 'req', from: n.id, to, epoch: e.params.epoch, lastEpoch, lastLsn });
+      } else if (e.type === 'requestPreVotes') {
+        const [lastEpoch, lastLsn] = pos(n.log);
+        for (const to of ids) if (to !== n.id) net.push({ kind: 'prereq', from: n.id, to, epoch: e.params.epoch, lastEpoch, lastLsn });
+      } else if (e.type === 'answerPreVote') {
+        const { candidateId, granted, epoch, currentEpoch } = e.params;
+        net.push({ kind: 'prereply', from: n.id, to: candidateId, epoch: granted ? epoch : currentEpoch, granted });
       } else if (e.type === 'grantVote' || e.type === 'refuseVote') {
         const granted = e.type === 'grantVote';
         if (granted) {
@@ -94,7 +102,11 @@ function cluster(size: number, bootstrap: boolean) {
     } else if (m.kind === 'req') {
       const [ownLastEpoch, ownLastLsn] = pos(n.log);
       step(n, { type: 'vote.request', candidateId: m.from, epoch: m.epoch, lastEpoch: m.lastEpoch, lastLsn: m.lastLsn, ownLastEpoch, ownLastLsn, nowMs: now, jitter }, m);
-    } else if (m.kind === 'reply') step(n, { type: 'vote.reply', from: m.from, epoch: m.epoch, granted: m.granted, jitter });
+    } else if (m.kind === 'prereq') {
+      const [ownLastEpoch, ownLastLsn] = pos(n.log);
+      step(n, { type: 'prevote.request', candidateId: m.from, epoch: m.epoch, lastEpoch: m.lastEpoch, lastLsn: m.lastLsn, ownLastEpoch, ownLastLsn, nowMs: now });
+    } else if (m.kind === 'prereply') step(n, { type: 'prevote.reply', from: m.from, epoch: m.epoch, granted: m.granted });
+    else if (m.kind === 'reply') step(n, { type: 'vote.reply', from: m.from, epoch: m.epoch, granted: m.granted, jitter });
     else step(n, { type: 'epoch.higher', epoch: m.epoch, from: m.from, jitter });
   };
 
@@ -110,7 +122,7 @@ function cluster(size: number, bootstrap: boolean) {
       if (op !== 'duplicate') net.splice(i, 1);
       if (op !== 'drop') deliver(m, jitter);
     } else if (op === 'timer') {
-      const timer = state.startsWith('Follower') ? 'failoverTimeout' : state === 'Candidate' ? 'electionRound' : state === 'Primary.Leading' ? 'lease' : null;
+      const timer = state.startsWith('Follower') ? 'failoverTimeout' : state === 'PreCandidate' ? 'preVoteRound' : state === 'Candidate' ? 'electionRound' : state === 'Primary.Leading' ? 'lease' : null;
       if (timer) step(n, { type: PROMOTION_TIMERS[timer] });
     } else if (op === 'beat' && primary) {
       for (const to of ids) if (to !== n.id) net.push({ kind: 'hb', from: n.id, to, epoch: n.s.context.epoch, log: [...n.log] });
@@ -176,7 +188,7 @@ test('a partitioned primary is replaced at a higher epoch and, healed, steps dow
   assert.equal([n2.log, n3.log, n2.s.context.primaryId], [[1, 1], [1, 1], 'n1']);
   c.run(['append', 0, 0]); // never replicated: n1 is cut off from here on
   c.tick(1500);
-  c.run(['timer', 1, 0]);
+  c.run(['timer', 1, 0]); // n2 asks for pre-votes: n3 has not heard n1 for a failover timeout either, so the election follows
   c.settle((m) => m.to === 'n1' || m.from === 'n1');
   assert.equal([promotionState(n2.s), n2.s.context.epoch, n3.s.context.primaryId], ['Primary.Leading', 2, null]);
   c.run(['beat', 1, 0]);
@@ -189,6 +201,25 @@ test('a partitioned primary is replaced at a higher epoch and, healed, steps dow
   assert.equal([promotionState(n1.s), n1.s.context.epoch, n1.s.context.primaryId], ['Follower.Following', 2, 'n2']);
   assert.equal([n1.log, n3.log], [[1, 1, 2], [1, 1, 2]]);
   assert.equal([...c.primaries], [[1, 'n1'], [2, 'n2']]);
+});
+
+test('a follower that stopped hearing a primary the others still hear cannot depose it: its pre-vote fails and claims no epoch', () => {
+  const c = cluster(3, true);
+  const [n1, n2, n3] = ['n1', 'n2', 'n3'].map((id) => c.nodes.get(id)!) as [Node, Node, Node];
+  c.run(['beat', 0, 0]);
+  c.settle();
+  c.tick(1500);
+  c.run(['beat', 0, 0]);
+  c.settle((m) => m.to === 'n3'); // n3 was paused: n1's heartbeat never reached it
+  c.run(['timer', 2, 0]);
+  assert.is(promotionState(n3.s), 'PreCandidate');
+  c.settle();
+  assert.equal([promotionState(n1.s), n1.s.context.epoch, promotionState(n2.s), n2.s.context.epoch], ['Primary.Leading', 1, 'Follower.Following', 1]);
+  assert.equal([promotionState(n3.s), n3.s.context.epoch, n3.s.context.votedEpoch], ['PreCandidate', 1, 0], 'no epoch claimed, no vote cast');
+  c.run(['beat', 0, 0]); // resumed, it hears the primary again
+  c.settle();
+  assert.equal([promotionState(n3.s), n3.s.context.primaryId], ['Follower.Following', 'n1']);
+  assert.equal([...c.primaries], [[1, 'n1']]);
 });
 
 test.run();

@@ -12,21 +12,10 @@ import {
   promotionMachine,
   promotionTransition,
   type PromotionContext,
-  type PromotionEvent,
   type PromotionSnapshot,
-  type PromotionTimerEvent,
 } from '../../src/machines/index.js';
+import { type Ev, assertStep, T, hb, req, reply, higher, promote, contact, name } from '../helpers/promotionEvents.js';
 
-type Ev = PromotionEvent | PromotionTimerEvent;
-const T = 10_000;
-const hb = (from: string, epoch: number): Ev => ({ type: 'heartbeat', from, epoch, nowMs: T, jitter: 0.5 });
-const req = (epoch: number, behind = false): Ev => ({
-  type: 'vote.request', candidateId: 'n3', epoch, lastEpoch: 3, lastLsn: behind ? 39 : 40, ownLastEpoch: 3, ownLastLsn: 40, nowMs: T,
-});
-const reply = (epoch: number, granted: boolean, from = 'n2'): Ev => ({ type: 'vote.reply', from, epoch, granted });
-const higher = (epoch: number): Ev => ({ type: 'epoch.higher', epoch, from: 'n2' });
-const promote = (force: boolean): Ev => ({ type: 'promote', force, nowMs: T });
-const contact: Ev = { type: 'quorum.contact', nowMs: T };
 const round: Ev = { type: PROMOTION_TIMERS.electionRound };
 const lease: Ev = { type: PROMOTION_TIMERS.lease };
 
@@ -86,16 +75,11 @@ const rows: Row[] = [
 ];
 
 const show = (v: PromotionSnapshot['value']) => (typeof v === 'string' ? v : Object.entries(v).map(([k, s]) => `${k}.${String(s)}`).join(''));
-const name = (e: Ev): string => (e.type.startsWith('xstate.after') ? e.type.split('.')[2]! : e.type);
 
 for (const [from, context, event, to, effects, after] of rows) {
   test(`${show(from)} + ${name(event)} ${JSON.stringify(event).slice(0, 70)} -> ${to}`, () => {
     const step = promotionTransition(at(from, context), event);
-    assert.is(step.state, to);
-    assert.equal(step.effects.map((e) => e.type), effects);
-    for (const [key, value] of Object.entries(after ?? {})) {
-      assert.equal(step.snapshot.context[key as keyof PromotionContext], value, key);
-    }
+    assertStep(step, to, effects, after);
   });
 }
 
@@ -151,7 +135,11 @@ test('candidates and primaries ignore what has no meaning for them', () => {
 test('a cluster of one elects itself at once', () => {
   const step = promotionTransition(at({ Follower: 'Suspecting' }, { clusterSize: 1, votes: [], primaryId: null }), { type: PROMOTION_TIMERS.failoverTimeout });
   assert.is(step.state, 'Primary.Leading');
-  assert.equal(step.effects, [{ type: 'startElection', params: { epoch: 7 } }, { type: 'becomePrimary', params: { epoch: 7, forced: false, via: 'election' } }]);
+  assert.equal(step.effects, [
+    { type: 'requestPreVotes', params: { epoch: 7 } }, // to no peers: its own pre-vote is a majority
+    { type: 'startElection', params: { epoch: 7 } },
+    { type: 'becomePrimary', params: { epoch: 7, forced: false, via: 'election' } },
+  ]);
 });
 
 test('the candidate and primary rows take every targeted transition of Candidate, Primary and SteppingDown', () => {

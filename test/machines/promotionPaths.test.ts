@@ -34,17 +34,21 @@ const events: Ev[] = [
   request(4, 9),
   { type: 'vote.reply', from: 'n2', epoch: 2, granted: true, jitter: 0.8 },
   { type: 'vote.reply', from: 'n3', epoch: 9, granted: false },
+  { type: 'prevote.request', candidateId: 'n3', epoch: 3, lastEpoch: 1, lastLsn: 10, ownLastEpoch: 1, ownLastLsn: 10, nowMs: 5000 },
+  { type: 'prevote.reply', from: 'n2', epoch: 1, granted: true },
+  { type: 'prevote.reply', from: 'n3', epoch: 9, granted: false },
   { type: 'quorum.contact', nowMs: 400 },
   { type: 'promote', force: false, nowMs: 500, jitter: 0.2 },
   { type: 'promote', force: true, nowMs: 600 },
   { type: 'epoch.higher', epoch: 9, from: 'n2', jitter: 0.7 },
   { type: PROMOTION_TIMERS.failoverTimeout },
+  { type: PROMOTION_TIMERS.preVoteRound },
   { type: PROMOTION_TIMERS.electionRound },
   { type: PROMOTION_TIMERS.lease },
 ];
 
 const input: PromotionInput = { nodeId: 'n1', clusterSize: 3, epoch: 0, votedEpoch: 0, jitter: 0.5 };
-const STATES = ['Follower.Following', 'Follower.Suspecting', 'Candidate', 'Primary.Leading', 'Primary.LeaseLost'];
+const STATES = ['Follower.Following', 'Follower.Suspecting', 'PreCandidate', 'Candidate', 'Primary.Leading', 'Primary.LeaseLost'];
 // A finite graph: the state, whether a primary is known, whether this node voted in its epoch, the epoch capped at 4.
 const vertex = (s: PromotionSnapshot): string =>
   `${promotionState(s)} primary=${s.context.primaryId ?? '-'} voted=${s.context.votedEpoch === s.context.epoch} epoch=${Math.min(s.context.epoch, 4)}`;
@@ -67,6 +71,7 @@ test('the shortest paths are the expected event sequences', () => {
   }
   assert.is(shortest.get('Follower.Suspecting'), '');
   assert.is(shortest.get('Follower.Following'), 'heartbeat');
+  assert.is(shortest.get('PreCandidate'), 'failoverTimeout');
   assert.is(shortest.get('Candidate'), 'promote');
   assert.is(shortest.get('Primary.Leading'), 'promote');
   assert.is(shortest.get('Primary.LeaseLost'), 'promote lease');
@@ -111,12 +116,13 @@ test('every path replays against a real actor on a simulated clock with the same
   }
 });
 
-test('on every edge of the graph, leaving Candidate or Primary for Follower runs stepDown, last, and nothing else does', () => {
+test('on every edge of the graph, leaving Candidate or Primary for Follower runs stepDown, last, and nothing else does (a pre-candidate claimed nothing)', () => {
   let checked = 0;
   for (const p of paths) {
     for (const event of events) {
       const r = promotionTransition(p.state, event);
-      const left = !promotionState(p.state).startsWith('Follower') && r.state.startsWith('Follower');
+      const from = promotionState(p.state);
+      const left = (from === 'Candidate' || from.startsWith('Primary')) && r.state.startsWith('Follower');
       assert.is(r.effects.some((e) => e.type === 'stepDown'), left, `${vertex(p.state)} + ${event.type}`);
       if (left) assert.is(r.effects.at(-1)?.type, 'stepDown');
       if (left) checked++;

@@ -31,6 +31,8 @@ const peer = fc.constantFrom('n2', 'n3', 'n4', 'n5');
 const event: fc.Arbitrary<Ev> = fc.oneof(
   { weight: 8, arbitrary: fc.record({ type: fc.constant('heartbeat' as const), from: peer, epoch, nowMs: now, jitter }) },
   { weight: 8, arbitrary: fc.record({ type: fc.constant('vote.request' as const), candidateId: peer, epoch, lastEpoch: small, lastLsn: small, ownLastEpoch: small, ownLastLsn: small, nowMs: now }) },
+  { weight: 4, arbitrary: fc.record({ type: fc.constant('prevote.request' as const), candidateId: peer, epoch, lastEpoch: small, lastLsn: small, ownLastEpoch: small, ownLastLsn: small, nowMs: now }) },
+  { weight: 6, arbitrary: fc.record({ type: fc.constant('prevote.reply' as const), from: fc.constantFrom('n1', 'n2', 'n3', 'n4', 'n5'), epoch, granted: fc.boolean() }) },
   { weight: 8, arbitrary: fc.record({ type: fc.constant('vote.reply' as const), from: fc.constantFrom('n1', 'n2', 'n3', 'n4', 'n5'), epoch, granted: fc.boolean(), jitter }) },
   { weight: 4, arbitrary: fc.record({ type: fc.constant('quorum.contact' as const), nowMs: now }) },
   { weight: 2, arbitrary: fc.record({ type: fc.constant('promote' as const), force: fc.boolean(), nowMs: now }) },
@@ -57,7 +59,7 @@ function* steps(start: PromotionInput, events: readonly Ev[]) {
 test('the generated runs reach every state', () => {
   const seen = new Set<string>();
   for (const [start, events] of fc.sample(runs, { numRuns: 200, seed: 5 })) for (const { r } of steps(start, events)) seen.add(r.state);
-  assert.equal([...seen].sort(), ['Candidate', 'Follower.Following', 'Follower.Suspecting', 'Primary.Leading', 'Primary.LeaseLost']);
+  assert.equal([...seen].sort(), ['Candidate', 'Follower.Following', 'Follower.Suspecting', 'PreCandidate', 'Primary.Leading', 'Primary.LeaseLost']);
 });
 
 test('epoch and votedEpoch never decrease, votedEpoch <= epoch, and adoptEpoch always names the new, higher epoch', () => {
@@ -94,6 +96,25 @@ test('a vote is granted only for a new epoch, a log at least as complete, withou
   );
 });
 
+test('a pre-vote is granted only for a higher epoch and a log at least as complete, never by a Leading primary or a follower hearing its primary; it changes no epoch or vote', () => {
+  fc.assert(
+    fc.property(runs, ([start, events]) => {
+      for (const { before, event: e, r } of steps(start, events)) {
+        if (e.type !== 'prevote.request') continue;
+        const answer = r.effects.find((x) => x.type === 'answerPreVote');
+        if (answer?.type !== 'answerPreVote' || r.effects.length !== 1) return false;
+        const c = before.context;
+        if (r.snapshot.context.epoch !== c.epoch || r.snapshot.context.votedEpoch !== c.votedEpoch || r.state !== promotionState(before)) return false;
+        if (!answer.params.granted) continue;
+        const logOk = e.lastEpoch > e.ownLastEpoch || (e.lastEpoch === e.ownLastEpoch && e.lastLsn >= e.ownLastLsn);
+        const live = promotionState(before) === 'Follower.Following' && e.nowMs - (c.lastHeardMs ?? -Infinity) < c.config.failoverTimeoutMs;
+        if (!logOk || live || e.epoch <= c.epoch || promotionState(before) === 'Primary.Leading') return false;
+      }
+      return true;
+    }),
+  );
+});
+
 test('the context agrees with the state; an election is won only with a majority of distinct votes', () => {
   fc.assert(
     fc.property(runs, ([start, events]) => {
@@ -103,11 +124,13 @@ test('the context agrees with the state; an election is won only with a majority
         if (acceptsWrites(r.snapshot) !== (r.state === 'Primary.Leading')) return false;
         if (role === 'Primary' && (c.primaryId !== 'n1' || c.votedEpoch !== c.epoch)) return false;
         if (role === 'Candidate' && (c.primaryId !== null || c.votedEpoch !== c.epoch || c.votes[0] !== 'n1' || c.votes.length >= majorityOf(c.clusterSize))) return false;
+        if (role === 'PreCandidate' && (c.primaryId !== null || c.preVoteEpoch <= c.epoch || c.preVotes[0] !== 'n1' || c.preVotes.length >= majorityOf(c.clusterSize))) return false;
         if (role === 'Follower' && (c.primaryId !== null) !== (r.state === 'Follower.Following')) return false;
         if (c.epoch === 1 && role === 'Candidate') return false; // epoch 1 is the bootstrap primary's
         const won = r.effects.find((x) => x.type === 'becomePrimary');
         if (won?.params.via === 'election' && (new Set(c.votes).size !== c.votes.length || c.votes.length < majorityOf(c.clusterSize))) return false;
-        const leftLead = promotionState(before).split('.')[0] !== 'Follower' && role === 'Follower';
+        const from = promotionState(before).split('.')[0];
+        const leftLead = (from === 'Candidate' || from === 'Primary') && role === 'Follower'; // a pre-candidate claimed nothing
         if (leftLead !== r.effects.some((x) => x.type === 'stepDown')) return false;
       }
       return true;

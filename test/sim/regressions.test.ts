@@ -3,6 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { runSimulation } from '../../src/testing/index.js';
+import { brokenVariants } from './brokenVariants.js';
 
 const fixed: { seed: number; forcedPromotions?: boolean; checker: string; bug: string }[] = [
   { seed: 2, forcedPromotions: true, checker: 'logPrefix', bug: 'a batch of the old epoch was appended after a newer primary\'s HELLO (epoch adopted only once meta.json was written), so an old-epoch record sat under the new epoch history and was never cut' },
@@ -16,6 +17,18 @@ for (const { seed, forcedPromotions, checker, bug } of fixed) {
     assert.ok(result.ok, result.report);
   });
 }
+
+// Found with a broken variant (the old primary's extra epoch-1 record made
+// the fork visible), but the bug was the product's: a replica that installed a
+// snapshot took the epoch history stored inside it, taken before the sender's
+// epoch 2 began, so its later epoch-2 records sat under epoch 1; elected, it
+// made the others cut records it held too, and left the old primary's
+// divergent record uncut. The variant may still fail, but only by its own
+// checker (singleWriter).
+test('seed 57 with a primary that skips its lease: a snapshot install adopts the sender\'s current epoch history (logPrefix)', async () => {
+  const result = await runSimulation({ seed: 57, ...brokenVariants['primary that skips its lease'] });
+  assert.ok(result.violation?.checker !== 'logPrefix', result.report);
+});
 
 // Known bug: a forced promotion takes an epoch without votes, so another forced
 // promotion or an election can claim the same epoch. Forced promotions are left

