@@ -20,10 +20,11 @@ import type { AckMode } from '../types.js';
 import { encodePayload } from '../wire/payload.js';
 import type { AnyActorRef } from 'xstate';
 import { type PromotionEffect, acceptsWrites, majorityOf, promotionRole } from '../machines/promotion.js';
-import type { HelloMessage, VoteMessage, VoteRequestMessage } from '../wire/messages.js';
-import { requestVotes } from './elections.js';
+import type { HelloMessage } from '../wire/messages.js';
+import { Ballot } from './elections.js';
 import { type RecordParts, checkSpaceName, customRecordParts, memoryRecordParts } from './entries.js';
 import { rejoinPrimary } from './rejoin.js';
+import { retainLog } from './retention.js';
 import { type LocalState, openLocalState } from './localState.js';
 import { NodeMetrics } from './metrics.js';
 import { type NodeEventMap, NodeEvents, type ReplicaStatus } from './nodeEvents.js';
@@ -170,7 +171,7 @@ export class ReplicationNode {
   #promotion: AnyActorRef | undefined;
   #leaseOk = true;
   #transition: Promise<void> = Promise.resolve();
-  #voteDecision: { granted: boolean; epoch: number } | undefined;
+  readonly #ballot: Ballot;
   #promoteRefusal: { primaryId: string | null; reason: string } | undefined;
   #roleWaiters = new Set<() => void>();
   #lastQuorumSentMs = -Infinity;
@@ -193,6 +194,19 @@ export class ReplicationNode {
     this.register = options.register ?? new Registry();
     this.metrics = new NodeMetrics(this.register);
     this.#role = 'replica'; // until the promotion machine says otherwise
+    this.#ballot = new Ballot({
+      nodeId: this.id, clusterId: options.cluster.clusterId,
+      peers: options.cluster.nodes.filter((n) => n.id !== this.id),
+      roundTimeoutMs: Math.max(100, Math.floor(options.tuning.electionRoundMs / 2)),
+      transport: ports.transport, clock: ports.clock, random: ports.random,
+      logPosition: () => ({ lastEpoch: this.#lastLogEpoch(), lastLsn: state.log.lastLsn }),
+      meta: () => state.meta,
+      metaWritten: () => this.#metaWrites,
+      decide: (event) => {
+        this.#ensurePromotion();
+        this.#sendPromotion(event);
+      },
+    });
     this.#system = createNodeSystem({
       clock: this.#clock,
       logics: adapted(ports, nodeLogics({
@@ -544,7 +558,7 @@ export class ReplicationNode {
       adoptEpoch: (epoch, from) => this.#sendPromotion({ type: 'epoch.higher', epoch, from, jitter: this.#ports.random.next() }),
       followPrimary: (hello) => this.#followPrimary(hello),
       primaryHeard: (from, epoch) => this.#primaryHeard(from, epoch),
-      voteRequested: (request) => this.#voteRequested(request),
+      voteRequested: (request) => this.#ballot.answer(request),
       acceptsStreams: () => this.#role === 'replica',
       installSnapshot: async (bytes, epochHistory) => {
         const snapshot = await state.installSnapshot(bytes, epochHistory);
@@ -643,28 +657,27 @@ export class ReplicationNode {
         return; // the receiver machine already answers a stale frame with ERROR StaleEpoch
       case 'requestPreVotes':
         // Nothing to persist: a pre-vote claims no epoch and records no vote.
-        this.#askPeers(this.#voteRequest(effect.params.epoch, true), (from, epoch, granted) => this.#sendPromotion({ type: 'prevote.reply', from, epoch, granted }));
+        this.#ballot.ask(effect.params.epoch, true, (from, epoch, granted) => this.#sendPromotion({ type: 'prevote.reply', from, epoch, granted }));
         return;
       case 'answerPreVote':
-        this.#voteDecision = { granted: effect.params.granted, epoch: effect.params.granted ? effect.params.epoch : effect.params.currentEpoch };
+        this.#ballot.decide(effect.params.granted, effect.params.granted ? effect.params.epoch : effect.params.currentEpoch);
         return;
       case 'startElection': {
         const { epoch } = effect.params;
         this.#saveMeta({ epoch, votedEpoch: epoch, votedFor: this.id });
-        const request = this.#voteRequest(epoch, false);
         void this.#metaWrites.then(() => {
           // A vote for itself that never reached the disk could be cast again after a crash: no election on it.
-          if (!this.#votePersisted(epoch, this.id)) return;
-          this.#askPeers(request, (from, replyEpoch, granted) => this.#sendPromotion({ type: 'vote.reply', from, epoch: replyEpoch, granted, jitter: this.#ports.random.next() }));
+          if (!this.#ballot.persisted(epoch, this.id)) return;
+          this.#ballot.ask(epoch, false, (from, replyEpoch, granted) => this.#sendPromotion({ type: 'vote.reply', from, epoch: replyEpoch, granted, jitter: this.#ports.random.next() }));
         });
         return;
       }
       case 'grantVote':
-        this.#voteDecision = { granted: true, epoch: effect.params.epoch };
+        this.#ballot.decide(true, effect.params.epoch);
         this.#saveMeta({ epoch: Math.max(this.#state.meta.epoch, effect.params.epoch), votedEpoch: effect.params.epoch, votedFor: effect.params.candidateId });
         return;
       case 'refuseVote':
-        this.#voteDecision = { granted: false, epoch: effect.params.currentEpoch };
+        this.#ballot.decide(false, effect.params.currentEpoch);
         return;
       case 'becomePrimary': {
         const { epoch, via, forced } = effect.params;
@@ -741,67 +754,6 @@ export class ReplicationNode {
     this.#sendPromotion({ type: 'heartbeat', from, epoch, nowMs: now, jitter: this.#ports.random.next() });
   }
 
-  /** This node's VOTE_REQUEST for `epoch` (a pre-vote when `preVote`), with its log position now. */
-  #voteRequest(epoch: number, preVote: boolean): VoteRequestMessage {
-    const request: VoteRequestMessage = {
-      kind: 'voteRequest', clusterId: this.#options.cluster.clusterId, candidateId: this.id, epoch,
-      lastEpoch: this.#lastLogEpoch(), lastLsn: this.#state.log.lastLsn,
-    };
-    if (preVote) request.preVote = true;
-    return request;
-  }
-
-  /** Sends `request` to every peer; each answer goes to `onReply`. */
-  #askPeers(request: VoteRequestMessage, onReply: (from: string, epoch: number, granted: boolean) => void): void {
-    requestVotes({
-      transport: this.#ports.transport, clock: this.#clock, request,
-      peers: this.#options.cluster.nodes.filter((n) => n.id !== this.id),
-      timeoutMs: Math.max(100, Math.floor(this.#options.tuning.electionRoundMs / 2)),
-      onReply,
-    });
-  }
-
-  /**
-   * Decides a vote request through the promotion machine; replies only after
-   * the vote is persisted. A pre-vote is answered at once: it records nothing.
-   */
-  async #voteRequested(request: VoteRequestMessage): Promise<VoteMessage> {
-    this.#voteDecision = undefined;
-    if (request.preVote === true) {
-      if (request.clusterId === this.#options.cluster.clusterId) {
-        this.#ensurePromotion();
-        this.#sendPromotion({
-          type: 'prevote.request', candidateId: request.candidateId, epoch: request.epoch, lastEpoch: request.lastEpoch,
-          lastLsn: request.lastLsn, ownLastEpoch: this.#lastLogEpoch(), ownLastLsn: this.#state.log.lastLsn, nowMs: this.#clock.now(),
-        });
-      }
-      const answer = this.#voteDecision as { granted: boolean; epoch: number } | undefined;
-      return { kind: 'vote', voterId: this.id, epoch: answer?.epoch ?? this.#state.meta.epoch, granted: answer?.granted === true };
-    }
-    if (request.clusterId === this.#options.cluster.clusterId) {
-      // A node that never joined still votes (an empty log never outranks a
-      // candidate's); only a node that has joined ever asks for votes, so a
-      // cluster of never-joined nodes still never elects among itself.
-      this.#ensurePromotion();
-      this.#sendPromotion({
-        type: 'vote.request', candidateId: request.candidateId, epoch: request.epoch, lastEpoch: request.lastEpoch,
-        lastLsn: request.lastLsn, ownLastEpoch: this.#lastLogEpoch(), ownLastLsn: this.#state.log.lastLsn,
-        nowMs: this.#clock.now(), jitter: this.#ports.random.next(),
-      });
-    }
-    const decision = this.#voteDecision as { granted: boolean; epoch: number } | undefined;
-    await this.#metaWrites;
-    // Only a vote that is on disk is granted: after a crash this node must not vote again in the epoch.
-    const granted = decision?.granted === true && this.#votePersisted(decision.epoch, request.candidateId);
-    return { kind: 'vote', voterId: this.id, epoch: decision?.epoch ?? this.#state.meta.epoch, granted };
-  }
-
-  /** The persisted metadata holds a vote for `candidateId` in `epoch` (its write succeeded). */
-  #votePersisted(epoch: number, candidateId: string): boolean {
-    const meta = this.#state.meta;
-    return meta.votedEpoch === epoch && meta.votedFor === candidateId;
-  }
-
   /** Before answering a primary's HELLO: cut a divergent tail, then adopt its epoch history. */
   async #followPrimary(hello: HelloMessage): Promise<void> {
     await this.#transition;
@@ -870,37 +822,12 @@ export class ReplicationNode {
     }, RETENTION_CHECK_MS);
   }
 
-  /**
-   * Once the log holds a quarter of `retentionMaxBytes`, deletes log
-   * segments nobody needs: below every replica's flushed LSN
-   * (Failed ones included: a replica back after a short outage catches up
-   * from the log, not by snapshot) and covered by a durable local snapshot. Past
-   * `retentionMaxBytes` it deletes just enough of the oldest segments to get
-   * back under the cap, even if a slow replica still needs them (it then
-   * catches up by snapshot): one dead replica cannot fill the disk.
-   */
+  /** Runs {@link retainLog} (one run at a time), keeping what every replica has not flushed yet. */
   async #retain(): Promise<void> {
     if (this.#retaining || this.#closing !== undefined) return;
     this.#retaining = true;
     try {
-      const state = this.#state;
-      const log = state.log;
-      const starts = log.segmentStarts();
-      // Deleting segments needs a snapshot covering them, which costs about the
-      // size of the state: only bother once the log holds a quarter of the cap.
-      if (starts.length < 2 || log.diskBytes < this.#options.tuning.retentionMaxBytes / 4) return;
-      let keepFrom = state.applier.appliedLsn + 1;
-      for (const s of this.#shippers.values()) keepFrom = Math.min(keepFrom, s.flushedLsn + 1);
-      const excess = log.diskBytes - this.#options.tuning.retentionMaxBytes;
-      if (excess > 0) {
-        const overCap = Math.min(starts.length - 1, Math.ceil(excess / this.#options.tuning.segmentBytes));
-        keepFrom = Math.min(state.applier.appliedLsn + 1, Math.max(keepFrom, starts[overCap]!));
-      }
-      const deletable = starts.filter((_, i) => i < starts.length - 1 && starts[i + 1]! <= keepFrom).length;
-      if (deletable === 0) return;
-      const upTo = starts[deletable]!; // first LSN that stays
-      if (state.snapshotLsn < upTo - 1) await state.persistSnapshot();
-      await log.retainFrom(Math.min(upTo, state.snapshotLsn + 1));
+      await retainLog(this.#state, [...this.#shippers.values()].map((s) => s.flushedLsn), this.#options.tuning);
     } catch (err) {
       this.#reportError('retention', err);
     } finally {
