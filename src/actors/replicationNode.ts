@@ -686,7 +686,10 @@ export class ReplicationNode {
           await this.#metaWrites;
           const state = this.#state;
           await state.log.sync();
-          const history = [...state.meta.epochHistory.filter((e) => e.epoch < epoch), { epoch, startLsn: state.log.lastLsn + 1 }];
+          // Epochs this log holds no record of are left out: an adopted history may name an epoch that
+          // starts past our last LSN (we had not received its records yet), and ours must stay ordered.
+          const last = state.log.lastLsn;
+          const history = [...state.meta.epochHistory.filter((e) => e.epoch < epoch && e.startLsn <= last), { epoch, startLsn: last + 1 }];
           await state.saveMeta({ epoch, epochHistory: history });
           state.log.epoch = epoch;
           this.metrics.epoch.set(epoch);

@@ -8,6 +8,8 @@ import { brokenVariants } from './brokenVariants.js';
 const fixed: { seed: number; forcedPromotions?: boolean; checker: string; bug: string }[] = [
   { seed: 2, forcedPromotions: true, checker: 'logPrefix', bug: 'a batch of the old epoch was appended after a newer primary\'s HELLO (epoch adopted only once meta.json was written), so an old-epoch record sat under the new epoch history and was never cut' },
   { seed: 352, checker: 'onePrimaryPerEpoch', bug: 'a vote whose metadata write failed was still used (candidate asked for votes, voter replied granted); after a restart the node voted again in the same epoch' },
+  { seed: 2179, checker: 'logPrefix', bug: 'a node elected before it had received the records of an epoch named in its adopted history wrote a history out of order ((5, 57) then (6, 55)); followers refused its HELLO as malformed and fork points came out wrong. A new primary now leaves out epochs its log holds no record of' },
+  { seed: 7624, checker: 'logPrefix', bug: 'the same out-of-order history, reached through two elections in a row' },
   { seed: 387, checker: 'singleWriter', bug: 'the primary re-sent quorum.contact from contact up to leaseMs old, stretching its lease to ~2x leaseMs, past failoverTimeoutMs: it accepted writes after a new primary was elected' },
 ];
 
