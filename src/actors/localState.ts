@@ -57,6 +57,8 @@ export class LocalState {
   readonly #fs: FileSystem;
   readonly #dir: string;
 
+  #metaWrite: Promise<void> = Promise.resolve();
+
   constructor(fs: FileSystem, dir: string, log: Log, meta: NodeMeta, ledger: SpaceLedger, projection: Projection, snapshotLsn: number) {
     this.#fs = fs;
     this.#dir = dir;
@@ -68,11 +70,25 @@ export class LocalState {
     this.applier = new Applier(ledger, projection, snapshotLsn);
   }
 
-  /** Writes new metadata atomically. */
-  async saveMeta(patch: Partial<NodeMeta>): Promise<void> {
-    const next = { ...this.meta, ...patch };
-    await writeMetaFile(this.#fs, this.#dir, next);
-    this.meta = next;
+  /**
+   * Writes new metadata atomically. Writes run one after another, each
+   * patching what the previous one wrote (two at once would race on the
+   * temp file and lose each other's fields), and the epoch and the voted
+   * epoch never go down.
+   */
+  saveMeta(patch: Partial<NodeMeta>): Promise<void> {
+    const write = this.#metaWrite.then(async () => {
+      const next = { ...this.meta, ...patch };
+      next.epoch = Math.max(this.meta.epoch, next.epoch);
+      if (next.votedEpoch < this.meta.votedEpoch) {
+        next.votedEpoch = this.meta.votedEpoch;
+        next.votedFor = this.meta.votedFor;
+      }
+      await writeMetaFile(this.#fs, this.#dir, next);
+      this.meta = next;
+    });
+    this.#metaWrite = write.catch(() => undefined);
+    return write;
   }
 
   /** Epoch of the record at `lsn` according to the epoch history (0 for LSN 0). */

@@ -19,7 +19,7 @@ import { MemoryStore } from '../store/memoryStore.js';
 import type { AckMode } from '../types.js';
 import { encodePayload } from '../wire/payload.js';
 import type { AnyActorRef } from 'xstate';
-import { type PromotionEffect, acceptsWrites, majorityOf, promotionRole } from '../machines/promotion.js';
+import { type PromotionEffect, type PromotionSnapshot, acceptsWrites, majorityOf, promotionRole } from '../machines/promotion.js';
 import type { HelloMessage } from '../wire/messages.js';
 import { Ballot } from './elections.js';
 import { type RecordParts, checkSpaceName, customRecordParts, memoryRecordParts } from './entries.js';
@@ -639,6 +639,12 @@ export class ReplicationNode {
     return this.#role === 'primary';
   }
 
+  /** The promotion machine holds this node primary of `epoch`. */
+  #primaryOf(epoch: number): boolean {
+    const snapshot = this.#promotion?.getSnapshot() as PromotionSnapshot | undefined;
+    return snapshot !== undefined && promotionRole(snapshot) === 'Primary' && snapshot.context.epoch === epoch;
+  }
+
   #promotionContext(): { primaryId: string | null; lastHeardMs: number | null } | undefined {
     return this.#promotion?.getSnapshot().context as { primaryId: string | null; lastHeardMs: number | null } | undefined;
   }
@@ -686,11 +692,14 @@ export class ReplicationNode {
           await this.#metaWrites;
           const state = this.#state;
           await state.log.sync();
+          // The machine may have stepped down (a higher epoch) while this waited: then there is nothing to become.
+          if (!this.#primaryOf(epoch)) return;
           // Epochs this log holds no record of are left out: an adopted history may name an epoch that
           // starts past our last LSN (we had not received its records yet), and ours must stay ordered.
           const last = state.log.lastLsn;
           const history = [...state.meta.epochHistory.filter((e) => e.epoch < epoch && e.startLsn <= last), { epoch, startLsn: last + 1 }];
           await state.saveMeta({ epoch, epochHistory: history });
+          if (!this.#primaryOf(epoch)) return; // stepped down during the write: the next primary's HELLO replaces that history
           state.log.epoch = epoch;
           this.metrics.epoch.set(epoch);
           for (const r of [...this.#receivers.values()]) r.close(); // stop following anyone

@@ -10,6 +10,7 @@ const fixed: { seed: number; forcedPromotions?: boolean; checker: string; bug: s
   { seed: 352, checker: 'onePrimaryPerEpoch', bug: 'a vote whose metadata write failed was still used (candidate asked for votes, voter replied granted); after a restart the node voted again in the same epoch' },
   { seed: 2179, checker: 'logPrefix', bug: 'a node elected before it had received the records of an epoch named in its adopted history wrote a history out of order ((5, 57) then (6, 55)); followers refused its HELLO as malformed and fork points came out wrong. A new primary now leaves out epochs its log holds no record of' },
   { seed: 7624, checker: 'logPrefix', bug: 'the same out-of-order history, reached through two elections in a row' },
+  { seed: 3202, checker: 'convergence', bug: 'a candidate that won while a higher epoch was on its way still became primary of its old epoch once its queued transition ran (after it had stepped down): two primaries, each refusing the other; and metadata writes of the transition and of an effect ran at once, racing on the temp file (ENOENT) and able to lose each other\'s fields. The transition now re-checks the machine, and LocalState serialises metadata writes' },
   { seed: 387, checker: 'singleWriter', bug: 'the primary re-sent quorum.contact from contact up to leaseMs old, stretching its lease to ~2x leaseMs, past failoverTimeoutMs: it accepted writes after a new primary was elected' },
 ];
 
