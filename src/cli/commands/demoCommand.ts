@@ -41,8 +41,8 @@ const DEMO_TUNING: Partial<Tuning> = {
   backoffScheduleMs: [50, 100, 200, 400],
   ackTimeoutMs: 3000,
 };
-/** A second longer than the longest pause of the demo's paused replica (2 s), so its resumption starts no election. */
-const FAILOVER = { auto: true, timeoutMs: 3000 };
+/** Above the default 1.5 s: a margin against false failovers on a loaded machine (a paused replica cannot depose the primary: pre-vote). */
+const FAILOVER = { auto: true, timeoutMs: 2000 };
 /** The demo gives up (and cleans up) past this. */
 const DEADLINE_MS = 55_000;
 
