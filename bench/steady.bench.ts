@@ -30,6 +30,9 @@ await withProcCluster({}, async (c) => {
   const epochs = new Set(samples.flatMap((s) => s.split(' ').map((x) => x.split('@')[1])));
   console.log(`steady run: ${minutes} min, 3 processes, default settings, ack quorum, 4 writers`);
   console.log(`  writes acknowledged: ${fmt(load.acked.size)} (${fmt(load.acked.size / elapsedS)}/s); failed or timed out: ${load.failures.length}`);
+  const reasons = new Map<string, number>();
+  for (const f of load.failures) reasons.set(f.slice(0, 60), (reasons.get(f.slice(0, 60)) ?? 0) + 1);
+  for (const [reason, n] of [...reasons].sort((a, b) => b[1] - a[1]).slice(0, 5)) console.log(`    ${fmt(n)} x ${reason}`);
   console.log(`  epoch at start ${epochAtStart}; epochs seen in 10 s samples: ${[...epochs].join(', ')}`);
   console.log(`  false failovers (promotions after bootstrap): ${promotions.length}${promotions.length ? '\n    ' + promotions.join('\n    ') : ''}`);
   console.log(`  step-downs: ${demotions.length}${demotions.length ? '\n    ' + demotions.join('\n    ') : ''}`);
