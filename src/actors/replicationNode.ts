@@ -558,7 +558,12 @@ export class ReplicationNode {
       adoptEpoch: (epoch, from) => this.#sendPromotion({ type: 'epoch.higher', epoch, from, jitter: this.#ports.random.next() }),
       followPrimary: (hello) => this.#followPrimary(hello),
       primaryHeard: (from, epoch) => this.#primaryHeard(from, epoch),
-      voteRequested: (request) => this.#ballot.answer(request),
+      voteRequested: (request) => {
+        // A restarted replica asks for (pre-)votes within a failover timeout: on the primary, that is the
+        // sign to dial it now rather than after the rest of a backoff that may have reached 60 s.
+        this.#shippers.get(request.candidateId)?.replicaSeen();
+        return this.#ballot.answer(request);
+      },
       acceptsStreams: () => this.#role === 'replica',
       installSnapshot: async (bytes, epochHistory) => {
         const snapshot = await state.installSnapshot(bytes, epochHistory);

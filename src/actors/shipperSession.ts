@@ -120,6 +120,11 @@ export class ShipperSession {
     this.#shipper.send({ type: 'start' });
   }
 
+  /** The replica showed it is up (it asked this node for a vote): a reconnect waiting out its backoff dials now. */
+  replicaSeen(): void {
+    this.#shipper?.send({ type: 'replica.seen' });
+  }
+
   /** Stops the stream and closes the connection. */
   stop(): void {
     this.#stopped = true;

@@ -123,6 +123,12 @@ export interface ProgressEvent {
 export interface ShipperProtocolErrorEvent extends FailureFields { readonly type: 'protocol.error'; readonly code: string }
 /** Stop for good (replica removed, node shutting down). */
 export interface ShipperStopEvent { readonly type: 'stop' }
+/**
+ * The replica showed it is up (it sent this node a vote or pre-vote
+ * request): a Backoff ends at once instead of waiting out its delay (up to
+ * the last step of the schedule, 60 s by default). Ignored elsewhere.
+ */
+export interface ReplicaSeenEvent { readonly type: 'replica.seen' }
 
 /** Every event the shipper accepts. */
 export type ShipperEvent =
@@ -136,7 +142,8 @@ export type ShipperEvent =
   | SnapshotSentEvent
   | ProgressEvent
   | ShipperProtocolErrorEvent
-  | ShipperStopEvent;
+  | ShipperStopEvent
+  | ReplicaSeenEvent;
 
 /** The last failure, for status pages. */
 export interface ShipperFailure {
@@ -538,10 +545,10 @@ export const shipperMachine = setup({
       },
     },
     Backoff: {
-      description: 'After a failure: the connection is closed and the next attempt waits backoffDelayMs (schedule step, jitter applied). circuitOpen after failuresToOpenCircuit failures in a row.',
+      description: 'After a failure: the connection is closed and the next attempt waits backoffDelayMs (schedule step, jitter applied), or until replica.seen (the replica showed it is up). circuitOpen after failuresToOpenCircuit failures in a row.',
       entry: { type: 'closeConnection', params: target },
       after: { backoff: 'Connecting' },
-      on: stoppable,
+      on: { ...stoppable, 'replica.seen': 'Connecting' },
     },
     Stopped: {
       description: 'Final: stopped by stop, or by a StaleEpoch rejection (after stepDown).',

@@ -20,6 +20,7 @@ type Ev = ShipperEvent | ShipperTimerEvent;
 const T = 10_000;
 const start: Ev = { type: 'start' };
 const stop: Ev = { type: 'stop' };
+const seen: Ev = { type: 'replica.seen' };
 const opened: Ev = { type: 'connection.opened', nowMs: T, jitter: 0.5 };
 const failed: Ev = { type: 'connection.failed', reason: 'connect', message: 'ECONNREFUSED', jitter: 0.5, nowMs: T };
 const closed: Ev = { type: 'connection.closed', reason: 'closed', message: 'EOF', jitter: 0.5, nowMs: T };
@@ -102,6 +103,9 @@ const rows: Row[] = [
   // Backoff
   ['Backoff', { consecutiveFailures: 2 }, backoffTimer, 'Connecting', ['openConnection'], { consecutiveFailures: 2 }],
   ['Backoff', {}, stop, 'Stopped', ['closeConnection']],
+  ['Backoff', { consecutiveFailures: 3 }, seen, 'Connecting', ['openConnection'], { consecutiveFailures: 3 }],
+  ['Streaming', {}, seen, 'Streaming', []],
+  ['Connecting', {}, seen, 'Connecting', []],
 ];
 
 const name = (e: Ev): string => ('code' in e ? `${e.type}(${e.code})` : e.type.startsWith('xstate.after') ? e.type.split('.')[2]! : e.type);

@@ -38,6 +38,7 @@ const event: fc.Arbitrary<Ev> = fc.oneof(
   { weight: 10, arbitrary: fc.constant<Ev>({ type: SHIPPER_TIMERS.backoff }) },
   { weight: 2, arbitrary: fc.constant<Ev>({ type: SHIPPER_TIMERS.handshakeTimeout }) },
   { weight: 1, arbitrary: fc.constant<Ev>({ type: 'stop' }) },
+  { weight: 2, arbitrary: fc.constant<Ev>({ type: 'replica.seen' }) },
 );
 // Every run starts the shipper; runs are long enough to cross several connections.
 const runs = fc.array(event, { maxLength: 200, size: 'large' }).map((events): Ev[] => [{ type: 'start' }, ...events]);
