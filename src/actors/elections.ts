@@ -72,7 +72,7 @@ export interface BallotHost {
   /** Resolves once every metadata write issued so far has completed. */
   metaWritten(): Promise<void>;
   /** Hands a vote or pre-vote request to the promotion machine (started if need be); its effects call {@link Ballot.decide}. */
-  decide(event: Record<string, unknown> & { type: 'vote.request' | 'prevote.request' }): void;
+  consult(event: Record<string, unknown> & { type: 'vote.request' | 'prevote.request' }): void;
 }
 
 /** This node's side of votes: asking peers, and answering them through the promotion machine. */
@@ -113,14 +113,14 @@ export class Ballot {
         candidateId: request.candidateId, epoch: request.epoch, lastEpoch: request.lastEpoch, lastLsn: request.lastLsn,
         ownLastEpoch: own.lastEpoch, ownLastLsn: own.lastLsn, nowMs: h.clock.now(),
       };
-      h.decide(request.preVote === true ? { type: 'prevote.request', ...asked } : { type: 'vote.request', ...asked, jitter: h.random.next() });
+      h.consult(request.preVote === true ? { type: 'prevote.request', ...asked } : { type: 'vote.request', ...asked, jitter: h.random.next() });
     }
     const decision = this.#decision as { granted: boolean; epoch: number } | undefined;
-    if (request.preVote === true) {
-      return { kind: 'vote', voterId: h.nodeId, epoch: decision?.epoch ?? h.meta().epoch, granted: decision?.granted === true };
+    let granted = decision?.granted === true;
+    if (request.preVote !== true) {
+      await h.metaWritten();
+      granted &&= this.persisted(decision!.epoch, request.candidateId);
     }
-    await h.metaWritten();
-    const granted = decision?.granted === true && this.persisted(decision.epoch, request.candidateId);
     return { kind: 'vote', voterId: h.nodeId, epoch: decision?.epoch ?? h.meta().epoch, granted };
   }
 

@@ -165,6 +165,7 @@ export class ReplicationNode {
   #receiverCount = 0;
   #assignedSeq = new Map<string, number>();
   #ackWaiters = new Set<AckWaiter>();
+  /** The newest metadata write issued through #saveMeta: it settles after every earlier one (LocalState orders them). */
   #metaWrites: Promise<void> = Promise.resolve();
   #retentionTimer: unknown;
   #quorumTimer: unknown;
@@ -202,7 +203,7 @@ export class ReplicationNode {
       logPosition: () => ({ lastEpoch: this.#lastLogEpoch(), lastLsn: state.log.lastLsn }),
       meta: () => state.meta,
       metaWritten: () => this.#metaWrites,
-      decide: (event) => {
+      consult: (event) => {
         this.#ensurePromotion();
         this.#sendPromotion(event);
       },
@@ -593,7 +594,8 @@ export class ReplicationNode {
       state.log.epoch = patch.epoch;
       this.metrics.epoch.set(patch.epoch);
     }
-    this.#metaWrites = this.#metaWrites.then(() => state.saveMeta(patch)).catch((err: unknown) => this.#reportError('writing metadata', err));
+    // LocalState runs metadata writes in order: the newest one settles after every earlier one.
+    this.#metaWrites = state.saveMeta(patch).catch((err: unknown) => this.#reportError('writing metadata', err));
   }
 
   #onHealthChange(replica: string, change: { from: string; to: string; reason: string }): void {

@@ -367,13 +367,17 @@ const epochOf = ({ event }: Args): Epoch => ('epoch' in event ? event.epoch : 0)
 const nowOf = ({ event }: Args): number | null => ('nowMs' in event ? event.nowMs : null);
 const fromOf = ({ event }: Args): string => ('candidateId' in event ? event.candidateId : 'from' in event ? event.from : '');
 
+/** The candidate's log, (last epoch, last LSN) compared lexicographically, is at least as complete as this node's. */
+function candidateLogComplete(event: VoteRequestEvent | PreVoteRequestEvent): boolean {
+  return event.lastEpoch > event.ownLastEpoch || (event.lastEpoch === event.ownLastEpoch && event.lastLsn >= event.ownLastLsn);
+}
+
 /** The refusal every state shares (epoch, vote already cast, log), or null when the vote may be granted. */
 function voteRefusal({ context, event }: Args): VoteRefusal | null {
   if (event.type !== 'vote.request') return 'staleEpoch';
   if (event.epoch < context.epoch) return 'staleEpoch';
   if (event.epoch <= context.votedEpoch) return 'alreadyVoted';
-  const logOk = event.lastEpoch > event.ownLastEpoch || (event.lastEpoch === event.ownLastEpoch && event.lastLsn >= event.ownLastLsn);
-  return logOk ? null : 'logBehind';
+  return candidateLogComplete(event) ? null : 'logBehind';
 }
 
 /**
@@ -389,7 +393,7 @@ function answerPreVote(blocked?: 'primaryLive' | 'leading') {
       const { context, event } = args;
       let granted = false;
       if (event.type === 'prevote.request' && event.epoch > context.epoch && blocked !== 'leading' && !(blocked === 'primaryLive' && isPrimaryLive(args))) {
-        granted = event.lastEpoch > event.ownLastEpoch || (event.lastEpoch === event.ownLastEpoch && event.lastLsn >= event.ownLastLsn);
+        granted = candidateLogComplete(event);
       }
       return { candidateId: fromOf(args), epoch: epochOf(args), granted, currentEpoch: context.epoch };
     },

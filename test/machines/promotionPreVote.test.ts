@@ -52,7 +52,6 @@ const rows: Row[] = [
   [{ epoch: 6, votedEpoch: 7 }, preRound, P, ['requestPreVotes'], { preVoteEpoch: 8, epoch: 6 }],
 ];
 
-
 for (const [context, event, to, effects, after] of rows) {
   test(`PreCandidate + ${name(event)} ${JSON.stringify(event).slice(0, 60)} -> ${to}`, () => {
     const step = promotionTransition(at(P, context), event);
