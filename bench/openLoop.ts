@@ -2,8 +2,17 @@
  * An open-loop load generator: issues operations at a fixed offered rate
  * whatever the latency, and measures each from the moment it was *due*
  * (so queueing delay is counted; no coordinated omission).
+ *
+ * Between bursts it sleeps on a 1 ms timer rather than spinning on
+ * `setImmediate`: a spinning generator keeps one of this machine's two cores
+ * 100 % busy, which starves the other processes of a cluster benchmark (and
+ * no host application issues its writes that way). Operations due while it
+ * sleeps are issued together when it wakes, and their wait is counted.
  */
-import { setImmediate as yieldToIo } from 'node:timers/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** How long the generator sleeps between bursts. */
+export const PACER_TICK_MS = 1;
 
 /** Latencies in ms of every operation issued at `ratePerSec` for `durationMs`. */
 export async function openLoop(ratePerSec: number, durationMs: number, op: () => Promise<unknown>): Promise<Float64Array> {
@@ -24,7 +33,7 @@ export async function openLoop(ratePerSec: number, durationMs: number, op: () =>
         if (++completed === total) allDone();
       });
     }
-    await yieldToIo();
+    await sleep(PACER_TICK_MS);
   }
   await finished;
   return latencies.sort();

@@ -58,7 +58,7 @@ import { promises as fsp } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { setImmediate as yieldToIo } from 'node:timers/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { isNativeAccelerationEnabled } from 'msgpackr';
 import { Registry } from 'prom-client';
 import { createActor } from 'xstate';
@@ -71,7 +71,7 @@ import {
   freePorts, histogramQuantile, killAllReplicas, makeTempDir, mergeHistograms, removeTempDir, startReplica, wallNow,
 } from './cluster.js';
 import { FsyncBaseline } from './fsyncBaseline.js';
-import { openLoop } from './openLoop.js';
+import { PACER_TICK_MS, openLoop } from './openLoop.js';
 import { fmt, median, quantile } from './stats.js';
 
 // `npm run bench -- replication` does not forward flags to the bench process: BENCH_QUICK=1 works there.
@@ -390,7 +390,7 @@ function pacedWriter(rate: number, op: () => Promise<unknown>): { stop(): Promis
           if (--pending === 0) drained?.();
         });
       }
-      await yieldToIo();
+      await sleep(PACER_TICK_MS);
     }
   })();
   return {

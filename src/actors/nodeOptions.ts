@@ -124,6 +124,15 @@ export interface NodeOptions {
   role: 'primary' | 'replica';
   /** Elect a new primary automatically when the primary is lost. Default true. */
   autoFailover?: boolean;
+  /**
+   * As primary, ship records to replicas while its own fsync of them runs
+   * (as Raft leaders do) instead of after it. No acknowledgement changes:
+   * every mode still waits for the primary's own fsync. A replica may then
+   * hold records its primary never made durable (the primary crashed
+   * first); no client was told they were written, and a rejoin discards
+   * them unless the election keeps them (docs/guarantees.md). Default true.
+   */
+  shipBeforeDurable?: boolean;
   /** Default write acknowledgement mode. */
   ack?: AckMode;
   tuning?: Partial<Tuning>;

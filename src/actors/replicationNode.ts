@@ -151,6 +151,8 @@ export class ReplicationNode {
   /** The prom-client registry holding this node's metrics. */
   readonly register: Registry;
   readonly #options: ResolvedNodeOptions;
+  /** Ship records once published rather than once durable (NodeOptions.shipBeforeDurable). */
+  readonly #shipBeforeDurable: boolean;
   readonly #state: LocalState;
   readonly #events: NodeEvents;
   readonly #logger: Logger;
@@ -188,6 +190,7 @@ export class ReplicationNode {
     this.#emptyProjection = emptyProjection;
     this.id = options.id;
     this.#options = options;
+    this.#shipBeforeDurable = options.shipBeforeDurable ?? true;
     this.#state = state;
     this.#logger = options.logger ?? silentLogger;
     this.#events = new NodeEvents(this.#logger);
@@ -228,6 +231,7 @@ export class ReplicationNode {
     const state = this.#state;
     const t = this.#options.tuning;
     state.log.onDurable((bytes, firstLsn, count, writeMs) => this.#onDurable(bytes, firstLsn, count, writeMs));
+    if (this.#shipBeforeDurable) state.log.onPublished(() => this.#notifyShippers());
     state.log.epoch = state.meta.epoch;
     this.metrics.epoch.set(state.meta.epoch);
     this.metrics.appliedLsn.set(state.applier.appliedLsn);
@@ -469,7 +473,12 @@ export class ReplicationNode {
     this.metrics.flushedLsn.set(flushed);
     this.metrics.appliedLsn.set(this.#state.applier.appliedLsn);
     for (const r of this.#receivers.values()) r.onDurable(flushed);
-    for (const s of this.#shippers.values()) s.notifyFlushed();
+    if (!this.#shipBeforeDurable) this.#notifyShippers();
+  }
+
+  /** New records may be shipped: wakes every shipper. */
+  #notifyShippers(): void {
+    for (const s of this.#shippers.values()) s.notifyNewRecords();
   }
 
   #startPrimary(): void {
@@ -507,8 +516,8 @@ export class ReplicationNode {
       epoch: () => state.meta.epoch,
       epochHistory: () => state.meta.epochHistory,
       firstLsn: () => state.log.firstLsn,
-      flushedLsn: () => state.log.flushedLsn,
-      cursor: (fromLsn: number) => state.log.cursor(fromLsn),
+      shippableLsn: () => (this.#shipBeforeDurable ? state.log.publishedLsn : state.log.flushedLsn),
+      cursor: (fromLsn: number) => state.log.cursor(fromLsn, { beyondDurable: this.#shipBeforeDurable }),
       timestampOf: async (lsn: number) => {
         try {
           return (await state.log.read(Math.max(lsn, state.log.firstLsn), 64, 1))?.firstTimestampMs;

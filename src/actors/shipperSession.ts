@@ -33,7 +33,9 @@ export interface ShipperHost {
   epoch(): number;
   epochHistory(): { epoch: number; startLsn: number }[];
   firstLsn(): number;
-  flushedLsn(): number;
+  /** Last LSN this primary may ship: durable, or published when it ships before durable. */
+  shippableLsn(): number;
+  /** A cursor over the records it may ship, from `fromLsn`. */
   cursor(fromLsn: number): LogCursor;
   /**
    * Timestamp of record `lsn` (for time lag); when retention removed it, the
@@ -143,13 +145,13 @@ export class ShipperSession {
   }
 
   /** The log flushed more records: ship them if the stream is idle. */
-  notifyFlushed(): void {
+  notifyNewRecords(): void {
     if (this.#streaming) void this.#pump();
   }
 
   /** Current positions and lag. */
   progress(): ReplicaProgress {
-    const primary = this.#host.flushedLsn();
+    const primary = this.#host.shippableLsn();
     return {
       id: this.replica.id, status: this.status,
       sentLsn: this.#sent, receivedLsn: this.#received, flushedLsn: this.#flushed, appliedLsn: this.#applied,
@@ -189,7 +191,7 @@ export class ShipperSession {
   sendHello(): void {
     this.#write(encodeMessage({
       kind: 'hello', protocolVersion: PROTOCOL_VERSION, clusterId: this.#host.clusterId, fromId: this.#host.nodeId,
-      toId: this.replica.id, epoch: this.#host.epoch(), lastLsn: this.#host.flushedLsn(), epochHistory: this.#host.epochHistory(),
+      toId: this.replica.id, epoch: this.#host.epoch(), lastLsn: this.#host.shippableLsn(), epochHistory: this.#host.epochHistory(),
     }));
   }
 
@@ -306,7 +308,7 @@ export class ShipperSession {
         this.#refreshOldestUnapplied();
         this.#shipper?.send({
           type: 'hello.accepted', replicaFlushedLsn: msg.flushedLsn, logFirstLsn: this.#host.firstLsn(),
-          primaryFlushedLsn: this.#host.flushedLsn(), windowEntries: this.#windowEntries(), nowMs: this.#host.clock.now(),
+          primaryFlushedLsn: this.#host.shippableLsn(), windowEntries: this.#windowEntries(), nowMs: this.#host.clock.now(),
         });
         return;
       case 'ack':
@@ -340,7 +342,7 @@ export class ShipperSession {
     this.#host.metrics.acks.inc({ replica: this.replica.id });
     this.#host.onProgress(this.replica.id);
     this.#sampleLag(now);
-    this.#shipper?.send({ type: 'progress', ackedLsn: this.#flushed, primaryFlushedLsn: this.#host.flushedLsn(), windowEntries: this.#windowEntries() });
+    this.#shipper?.send({ type: 'progress', ackedLsn: this.#flushed, primaryFlushedLsn: this.#host.shippableLsn(), windowEntries: this.#windowEntries() });
     void this.#pump();
   }
 
@@ -351,7 +353,7 @@ export class ShipperSession {
    * few samples per second whatever the write rate.
    */
   #sampleLag(now: number, toHealth = false): void {
-    const primary = this.#host.flushedLsn();
+    const primary = this.#host.shippableLsn();
     const lagEntries = Math.max(0, primary - this.#applied);
     const labels = { replica: this.replica.id };
     this.#host.metrics.lagEntries.set(labels, lagEntries);
@@ -375,7 +377,7 @@ export class ShipperSession {
    * in-flight batch tells it (a replica far behind, or being sent a snapshot).
    */
   #refreshOldestUnapplied(): void {
-    if (this.#host.flushedLsn() <= this.#applied) return;
+    if (this.#host.shippableLsn() <= this.#applied) return;
     const generation = this.#generation;
     void this.#host.timestampOf(this.#applied + 1).then((ts) => {
       if (ts !== undefined && generation === this.#generation) {
@@ -390,7 +392,7 @@ export class ShipperSession {
     this.#heartbeat = this.#host.clock.setTimeout(() => {
       if (generation !== this.#generation) return;
       const now = this.#host.clock.now();
-      this.#write(encodeMessage({ kind: 'heartbeat', epoch: this.#host.epoch(), primaryLsn: this.#host.flushedLsn(), sentAtMs: now }));
+      this.#write(encodeMessage({ kind: 'heartbeat', epoch: this.#host.epoch(), primaryLsn: this.#host.shippableLsn(), sentAtMs: now }));
       if (!this.#inflight.some((b) => b.lastLsn > this.#applied)) this.#refreshOldestUnapplied();
       this.#sampleLag(now, true);
       this.#scheduleHeartbeat();

@@ -14,6 +14,10 @@
  *   and `fdatasync` commits no file-size metadata.
  * - `read`/`cursor` read durable records from any LSN without loading the log
  *   into memory; `waitFlushed` follows the tail.
+ * - Appended records are *published* at the end of the current microtask:
+ *   their bytes go to the tail cache, where a cursor opened with
+ *   `beyondDurable` may read them before they are durable (a primary ships
+ *   records while its own fsync runs, as Raft leaders do).
  *
  * @example
  * const log = await openLog({ dir, fs: nodeFileSystem })
@@ -28,6 +32,7 @@ import { type FileSystem, joinPath } from './fileSystem.js';
 import { type RecoveryReport, recoverSegments, zeroRange } from './recover.js';
 import { Segment } from './segment.js';
 import { SPARE_SEGMENT_NAME } from './segmentName.js';
+import { LsnWaiters } from './lsnWaiters.js';
 import { TailCache } from './tailCache.js';
 import { WriteGroup } from './writeGroup.js';
 
@@ -60,7 +65,7 @@ export interface LogOptions {
   monotonicNow?: () => number;
   /** Distance between sparse index entries. Default 64 KiB. */
   indexStrideBytes?: number;
-  /** Newest durable bytes kept in memory for readers that follow the tail (0: none). Default 8 MiB. */
+  /** Newest bytes kept in memory for readers that follow the tail, published before durable (0: none). Default 8 MiB. */
   tailCacheBytes?: number;
 }
 
@@ -133,13 +138,17 @@ export class Log {
   #flushing = false;
   #flushScheduled = false;
   #idleWaiters: (() => void)[] = [];
-  #flushWaiters: { lsn: number; resolve: () => void; reject: (err: unknown) => void }[] = [];
+  readonly #flushWaiters = new LsnWaiters();
+  readonly #publishWaiters = new LsnWaiters();
   #flushListeners = new Set<(flushedLsn: number) => void>();
+  #publishListeners = new Set<(publishedLsn: number) => void>();
+  #publishScheduled = false;
   #durableListeners = new Set<DurableListener>();
   #dirDirty = false;
   #spare: Promise<boolean> | undefined;
   #lastLsn: number;
   #flushedLsn: number;
+  #publishedLsn: number;
   #lastEpoch: number;
   #lastTimestampMs: number;
   #failure: ReplicationError | undefined;
@@ -163,7 +172,7 @@ export class Log {
     this.#segments = segments;
     this.recovery = report;
     const last = segments[segments.length - 1];
-    this.#lastLsn = this.#flushedLsn = last === undefined ? this.#initialLsn - 1 : last.lastLsn;
+    this.#lastLsn = this.#flushedLsn = this.#publishedLsn = last === undefined ? this.#initialLsn - 1 : last.lastLsn;
     this.#lastEpoch = lastEpoch;
     this.#lastTimestampMs = lastTimestampMs;
     this.epoch = lastEpoch;
@@ -194,6 +203,15 @@ export class Log {
   /** LSN of the last durable record. */
   get flushedLsn(): number {
     return this.#flushedLsn;
+  }
+
+  /**
+   * LSN of the last record published: its bytes are final and readable by a
+   * `beyondDurable` cursor (durable soon, unless the process or disk fails
+   * first). Between `flushedLsn` and `lastLsn`.
+   */
+  get publishedLsn(): number {
+    return this.#publishedLsn;
   }
 
   /** Epoch of the last record appended (0 when the log holds none). */
@@ -232,6 +250,7 @@ export class Log {
     this.#place(group, length, lsn);
     this.#lastEpoch = this.epoch;
     this.#lastTimestampMs = timestampMs;
+    this.#schedulePublish();
     return lsn;
   }
 
@@ -274,6 +293,7 @@ export class Log {
       offset += length;
     }
     run?.buffer.set(bytes.subarray(runSrc, offset), runDst);
+    this.#schedulePublish();
   }
 
   /**
@@ -316,7 +336,15 @@ export class Log {
     if (this.#failure) return Promise.reject(this.#failure);
     // While closing, LSNs already appended are still being flushed.
     if (this.#closed && lsn > this.#lastLsn) return Promise.reject(this.#closedError());
-    return new Promise((resolve, reject) => this.#flushWaiters.push({ lsn, resolve, reject }));
+    return this.#flushWaiters.wait(lsn);
+  }
+
+  /** Resolves once `lsn` is published (see `publishedLsn`). Rejects if the log fails or closes first. */
+  waitPublished(lsn: number): Promise<void> {
+    if (this.#publishedLsn >= lsn) return Promise.resolve();
+    if (this.#failure) return Promise.reject(this.#failure);
+    if (this.#closed && lsn > this.#lastLsn) return Promise.reject(this.#closedError());
+    return this.#publishWaiters.wait(lsn);
   }
 
   /**
@@ -329,6 +357,12 @@ export class Log {
   onDurable(listener: DurableListener): () => void {
     this.#durableListeners.add(listener);
     return () => this.#durableListeners.delete(listener);
+  }
+
+  /** Calls `listener(publishedLsn)` each time appended records are published; returns an unsubscribe function. */
+  onPublished(listener: (publishedLsn: number) => void): () => void {
+    this.#publishListeners.add(listener);
+    return () => this.#publishListeners.delete(listener);
   }
 
   /** Calls `listener(flushedLsn)` after every group commit; returns an unsubscribe function. */
@@ -346,12 +380,16 @@ export class Log {
   async read(fromLsn: number, maxBytes: number, maxEntries = Number.MAX_SAFE_INTEGER): Promise<LogRead | undefined> {
     if (fromLsn > this.#flushedLsn) return undefined;
     const segment = this.#segmentHolding(fromLsn);
-    return this.#readFrom(segment, await this.#locate(segment, fromLsn), fromLsn, maxBytes, maxEntries);
+    const offset = await this.#locate(segment, fromLsn);
+    return offset === undefined ? undefined : this.#readFrom(segment, offset, fromLsn, maxBytes, maxEntries, false);
   }
 
-  /** A cursor that reads durable records in order from `fromLsn`. */
-  cursor(fromLsn: number): LogCursor {
-    return new LogCursor(this, fromLsn);
+  /**
+   * A cursor that reads records in order from `fromLsn`: durable ones, or
+   * with `beyondDurable` also published ones (see `publishedLsn`).
+   */
+  cursor(fromLsn: number, options: { beyondDurable?: boolean } = {}): LogCursor {
+    return new LogCursor(this, fromLsn, options.beyondDurable ?? false);
   }
 
   /**
@@ -367,13 +405,13 @@ export class Log {
       throw new ReplicationError('LogTruncated', `cannot truncate after ${lsn}: the log starts at ${this.firstLsn}`);
     }
     const segment = this.#segmentHolding(lsn + 1);
-    const cut = await this.#locate(segment, lsn + 1);
+    const cut = (await this.#locate(segment, lsn + 1))!; // idle: every record is durable
     let lastEpoch = 0;
     let lastTimestampMs = 0;
     if (lsn >= this.firstLsn) {
       const holder = this.#segmentHolding(lsn);
       const head = new Uint8Array(RECORD_HEADER_BYTES);
-      await this.#readAt(holder, head, await this.#locate(holder, lsn));
+      await this.#readAt(holder, head, (await this.#locate(holder, lsn))!);
       lastEpoch = viewOf(head).getUint32(RecordOffset.epoch, true);
       lastTimestampMs = readU64(viewOf(head), RecordOffset.timestampMs);
     }
@@ -390,7 +428,7 @@ export class Log {
     segment.bytes = segment.durableBytes = cut;
     segment.lastLsn = segment.durableLastLsn = lsn;
     segment.index.truncateAfter(lsn);
-    this.#lastLsn = this.#flushedLsn = lsn;
+    this.#lastLsn = this.#flushedLsn = this.#publishedLsn = lsn;
     this.#lastEpoch = lastEpoch;
     this.#lastTimestampMs = lastTimestampMs;
     this.#rewrites++;
@@ -439,14 +477,15 @@ export class Log {
     this.#segments = [fresh];
     await this.#materialize(fresh);
     await this.#syncDir();
-    this.#lastLsn = this.#flushedLsn = lsn;
+    this.#lastLsn = this.#flushedLsn = this.#publishedLsn = lsn;
     this.#lastEpoch = 0;
     this.#lastTimestampMs = 0;
     this.#rewrites++;
     this.#tail.clear();
     // Waiters for LSNs the reset jumped over would otherwise hang until the
     // next group commit; they wake now and find those LSNs gone (LogTruncated).
-    this.#releaseWaiters();
+    this.#flushWaiters.release(lsn);
+    this.#publishWaiters.release(lsn);
   }
 
   /** Stops accepting appends, flushes what was appended, closes every file. */
@@ -467,7 +506,8 @@ export class Log {
       s.handle = undefined;
     }
     const err = this.#closedError();
-    for (const w of this.#flushWaiters.splice(0)) w.reject(err);
+    this.#flushWaiters.rejectAll(err);
+    this.#publishWaiters.rejectAll(err);
   }
 
   // ---- internals -------------------------------------------------------
@@ -509,6 +549,36 @@ export class Log {
     segment.bytes += length;
     segment.lastLsn = lsn;
     this.#lastLsn = lsn;
+  }
+
+  #schedulePublish(): void {
+    if (this.#publishScheduled) return;
+    this.#publishScheduled = true;
+    queueMicrotask(() => {
+      this.#publishScheduled = false;
+      this.#publish();
+    });
+  }
+
+  /** Publishes every record appended so far (see `publishedLsn`). */
+  #publish(): void {
+    if (this.#publishedLsn === this.#lastLsn || this.#failure !== undefined) return;
+    for (const group of this.#groups) this.#publishGroup(group);
+    this.#publishedLsn = this.#lastLsn;
+    this.#publishWaiters.release(this.#publishedLsn);
+    for (const listener of this.#publishListeners) guarded(() => listener(this.#publishedLsn));
+  }
+
+  /** Copies the bytes `group` gained since it was last published into the tail cache. */
+  #publishGroup(group: WriteGroup): void {
+    if (group.published === group.used) return;
+    for (const extent of group.extents) {
+      const start = Math.max(extent.start, group.published);
+      if (start < extent.end) {
+        this.#tail.add(extent.segment, extent.fileOffset + (start - extent.start), group.buffer.subarray(start, extent.end));
+      }
+    }
+    group.published = group.used;
   }
 
   #scheduleFlush(): void {
@@ -570,12 +640,14 @@ export class Log {
   }
 
   #completeGroup(group: WriteGroup): void {
+    // Normally published a microtask after its appends, long before its
+    // write completes; published here at the latest so the cache stays whole.
+    this.#publishGroup(group);
     for (const extent of group.extents) {
       const segment = extent.segment;
       segment.durableBytes = extent.fileOffset + (extent.end - extent.start);
       segment.durableLastLsn = extent.lastLsn;
       segment.fileBytes = Math.max(segment.fileBytes, segment.durableBytes);
-      this.#tail.add(segment, extent.fileOffset, group.buffer.subarray(extent.start, extent.end));
     }
     if (group.entries > 0) {
       this.#flushedLsn = group.lastLsn;
@@ -585,21 +657,11 @@ export class Log {
     }
     if (group.pooled && this.#pool.length < POOL_BUFFERS) this.#pool.push(group.buffer);
     group.resolve();
-    this.#releaseWaiters();
+    this.#flushWaiters.release(this.#flushedLsn);
     if (group.entries === 0) return;
     for (const listener of this.#flushListeners) guarded(() => listener(this.#flushedLsn));
   }
 
-  /** Resolves the `waitFlushed` callers whose LSN is now durable. */
-  #releaseWaiters(): void {
-    if (this.#flushWaiters.length === 0) return;
-    const flushed = this.#flushedLsn;
-    const ready = this.#flushWaiters.filter((w) => w.lsn <= flushed);
-    if (ready.length > 0) {
-      this.#flushWaiters = this.#flushWaiters.filter((w) => w.lsn > flushed);
-      for (const w of ready) w.resolve();
-    }
-  }
 
   #fail(cause: unknown): void {
     const err = cause instanceof ReplicationError ? cause
@@ -609,7 +671,8 @@ export class Log {
       suggestion: 'an fsync error cannot be retried safely; restart the node so recovery re-reads the log from disk',
     });
     for (const group of this.#groups.splice(0)) group.reject(this.#failure);
-    for (const w of this.#flushWaiters.splice(0)) w.reject(this.#failure);
+    this.#flushWaiters.rejectAll(this.#failure);
+    this.#publishWaiters.rejectAll(this.#failure);
   }
 
   #idle(): Promise<void> {
@@ -690,12 +753,15 @@ export class Log {
     return this.#segments[lo]!;
   }
 
-  /** @internal byte offset of record `lsn` in `segment`. */
-  async locate(segment: Segment, lsn: number): Promise<number> {
+  /**
+   * @internal byte offset of record `lsn` in `segment`; `undefined` when the
+   * records before it are neither durable nor in the tail cache yet.
+   */
+  async locate(segment: Segment, lsn: number): Promise<number | undefined> {
     return this.#locate(segment, lsn);
   }
 
-  async #locate(segment: Segment, lsn: number): Promise<number> {
+  async #locate(segment: Segment, lsn: number): Promise<number | undefined> {
     if (lsn === segment.lastLsn + 1) return segment.bytes;
     const floor = segment.index.floor(lsn);
     if (floor === undefined) throw new ReplicationError('LogTruncated', `LSN ${lsn} is not in segment ${segment.name}`);
@@ -704,7 +770,8 @@ export class Log {
     const chunk = new Uint8Array(LOCATE_CHUNK_BYTES);
     const view = viewOf(chunk);
     while (at < lsn) {
-      const n = await this.#readAt(segment, chunk, offset);
+      const n = await this.#knownBytesAt(segment, chunk, offset);
+      if (n === 0) return undefined;
       let pos = 0;
       while (at < lsn && pos + 4 <= n) {
         const length = view.getUint32(pos, true);
@@ -718,6 +785,24 @@ export class Log {
       offset += pos;
     }
     return offset;
+  }
+
+  /**
+   * Reads into `buffer` the bytes of `segment` at `position` that are known:
+   * from the tail cache, else from the file up to the durable end (past it
+   * the file may not hold them yet). 0 when none are known.
+   */
+  async #knownBytesAt(segment: Segment, buffer: Uint8Array, position: number): Promise<number> {
+    const cached = this.#tail.from(segment, position);
+    if (cached !== undefined) {
+      const n = Math.min(cached.length, buffer.length);
+      buffer.set(cached.subarray(0, n));
+      return n;
+    }
+    const durable = segment.durableBytes - position;
+    if (durable <= 0) return 0;
+    const n = await this.#readAt(segment, buffer, position);
+    return Math.min(n, durable);
   }
 
   async #readAt(segment: Segment, buffer: Uint8Array, position: number): Promise<number> {
@@ -739,20 +824,26 @@ export class Log {
     }
   }
 
-  /** @internal reads whole durable records of `segment` from byte `offset` (record `lsn`). */
-  async readFrom(segment: Segment, offset: number, lsn: number, maxBytes: number, maxEntries: number): Promise<LogRead | undefined> {
-    return this.#readFrom(segment, offset, lsn, maxBytes, maxEntries);
+  /**
+   * @internal reads whole records of `segment` from byte `offset` (record
+   * `lsn`): durable ones, or with `beyondDurable` also published ones.
+   */
+  async readFrom(segment: Segment, offset: number, lsn: number, maxBytes: number, maxEntries: number, beyondDurable: boolean): Promise<LogRead | undefined> {
+    return this.#readFrom(segment, offset, lsn, maxBytes, maxEntries, beyondDurable);
   }
 
-  async #readFrom(segment: Segment, offset: number, lsn: number, maxBytes: number, maxEntries: number): Promise<LogRead | undefined> {
-    const available = segment.durableBytes - offset;
-    if (available <= 0) return undefined;
+  async #readFrom(segment: Segment, offset: number, lsn: number, maxBytes: number, maxEntries: number, beyondDurable: boolean): Promise<LogRead | undefined> {
     const limit = Math.max(maxBytes, RECORD_HEADER_BYTES);
     const cached = this.#tail.from(segment, offset);
     if (cached !== undefined) {
-      const firstLength = viewOf(cached).getUint32(0, true);
-      return wholeRecords(cached, Math.min(cached.length, Math.max(limit, firstLength)), lsn, maxEntries, segment, offset);
+      // The cache holds published bytes; a durable read stops at the durable end.
+      const readable = beyondDurable ? cached : cached.subarray(0, Math.max(0, segment.durableBytes - offset));
+      if (readable.length === 0) return undefined;
+      const firstLength = viewOf(readable).getUint32(0, true);
+      return wholeRecords(readable, Math.min(readable.length, Math.max(limit, firstLength)), lsn, maxEntries, segment, offset);
     }
+    const available = segment.durableBytes - offset;
+    if (available <= 0) return undefined;
     let buffer = new Uint8Array(Math.min(limit, available));
     let n = await this.#readAt(segment, buffer, offset);
     const firstLength = viewOf(buffer).getUint32(0, true);
@@ -797,15 +888,17 @@ function wholeRecords(buffer: Uint8Array, n: number, lsn: number, maxEntries: nu
  */
 export class LogCursor {
   readonly #log: Log;
+  readonly #beyondDurable: boolean;
   #nextLsn: number;
   #segment: Segment | undefined;
   #offset = 0;
   /** `log.rewrites` when `#segment`/`#offset` were found. */
   #rewrites = 0;
 
-  constructor(log: Log, fromLsn: number) {
+  constructor(log: Log, fromLsn: number, beyondDurable: boolean) {
     this.#log = log;
     this.#nextLsn = fromLsn;
+    this.#beyondDurable = beyondDurable;
   }
 
   /** LSN of the next record this cursor returns. */
@@ -819,20 +912,25 @@ export class LogCursor {
     this.#segment = undefined;
   }
 
-  /** The next durable records (see `Log.read`), or `undefined` at the flushed end. */
+  /**
+   * The next records (see `Log.read`), or `undefined` at the end the cursor
+   * may read to (durable, or published with `beyondDurable`).
+   */
   async next(maxBytes: number, maxEntries?: number): Promise<LogRead | undefined> {
-    if (this.#nextLsn > this.#log.flushedLsn) return undefined;
+    if (this.#nextLsn > this.#end()) return undefined;
     let segment = this.#segment;
     // After truncateAfter the same LSN may come back at another offset, so a
     // cached offset is only trusted while the tail was not rewritten.
-    if (segment === undefined || segment.deleted || !segment.holdsDurable(this.#nextLsn) ||
+    if (segment === undefined || segment.deleted || !segment.holds(this.#nextLsn, this.#beyondDurable) ||
         this.#rewrites !== this.#log.rewrites) {
       this.#rewrites = this.#log.rewrites;
       segment = this.#log.segmentHolding(this.#nextLsn);
-      this.#offset = await this.#log.locate(segment, this.#nextLsn);
+      const offset = await this.#log.locate(segment, this.#nextLsn);
+      if (offset === undefined) return undefined; // not durable, no longer cached: waitForMore waits for durability
+      this.#offset = offset;
       this.#segment = segment;
     }
-    const read = await this.#log.readFrom(segment, this.#offset, this.#nextLsn, maxBytes, maxEntries ?? Number.MAX_SAFE_INTEGER);
+    const read = await this.#log.readFrom(segment, this.#offset, this.#nextLsn, maxBytes, maxEntries ?? Number.MAX_SAFE_INTEGER, this.#beyondDurable);
     if (read === undefined) {
       this.#segment = undefined;
       return undefined;
@@ -842,8 +940,18 @@ export class LogCursor {
     return read;
   }
 
-  /** Resolves when a record at the cursor's position is durable. */
+  /** Resolves when a record at the cursor's position can be read. */
   waitForMore(): Promise<void> {
-    return this.#log.waitFlushed(this.#nextLsn);
+    // A published record that `next` could not read (its bytes left the
+    // cache before they were durable) becomes readable once durable.
+    return this.#nextLsn > this.#end() ? this.#endWait() : this.#log.waitFlushed(this.#nextLsn);
+  }
+
+  #end(): number {
+    return this.#beyondDurable ? this.#log.publishedLsn : this.#log.flushedLsn;
+  }
+
+  #endWait(): Promise<void> {
+    return this.#beyondDurable ? this.#log.waitPublished(this.#nextLsn) : this.#log.waitFlushed(this.#nextLsn);
   }
 }

@@ -41,8 +41,8 @@ export class Segment {
     this.durableLastLsn = firstLsn - 1;
   }
 
-  /** True when `lsn` is a durable record of this segment. */
-  holdsDurable(lsn: number): boolean {
-    return lsn >= this.firstLsn && lsn <= this.durableLastLsn;
+  /** True when `lsn` is a durable record of this segment, or with `orAppended` any record appended to it. */
+  holds(lsn: number, orAppended: boolean): boolean {
+    return lsn >= this.firstLsn && lsn <= (orAppended ? this.lastLsn : this.durableLastLsn);
   }
 }

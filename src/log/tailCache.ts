@@ -1,12 +1,14 @@
 /**
- * The newest durable bytes of the log's last written segment, kept in memory
- * so that shippers read what was just made durable without a file read (and
- * without a fresh zero-filled buffer per read). Bytes already handed out are
+ * The newest bytes of the log's last written segment, kept in memory so that
+ * shippers read what was just appended without a file read (and without a
+ * fresh zero-filled buffer per read). Bytes arrive when the log publishes
+ * them, before they are durable; readers that must see only durable bytes
+ * stop at the segment's durable end. Bytes already handed out are
  * never overwritten: appends go past them, and a full cache moves to a new
  * buffer, keeping its newest half.
  *
  * @example
- * cache.add(segment, fileOffset, durableBytes)       // after each durable write
+ * cache.add(segment, fileOffset, bytes)              // as records are published
  * const bytes = cache.from(segment, offset)          // undefined: read the file
  */
 import type { Segment } from './segment.js';
@@ -24,7 +26,7 @@ export class TailCache {
     this.#capacity = capacityBytes;
   }
 
-  /** Records that `bytes` now lie durably at `fileOffset` in `segment` (copied). */
+  /** Records that `bytes` lie (or are being written) at `fileOffset` in `segment` (copied). */
   add(segment: Segment, fileOffset: number, bytes: Uint8Array): void {
     if (this.#capacity === 0 || bytes.length === 0) return;
     if (segment !== this.#segment || fileOffset !== this.#base + this.#length) {
@@ -45,7 +47,7 @@ export class TailCache {
     this.#length += bytes.length;
   }
 
-  /** The cached durable bytes of `segment` from file offset `offset` on, or `undefined` when not cached. */
+  /** The cached bytes of `segment` from file offset `offset` on, or `undefined` when not cached. */
   from(segment: Segment, offset: number): Uint8Array | undefined {
     if (segment !== this.#segment || segment.deleted || offset < this.#base || offset >= this.#base + this.#length) return undefined;
     return this.#buffer.subarray(offset - this.#base, this.#length);

@@ -20,6 +20,8 @@ export class WriteGroup {
   /** Whether `buffer` came from (and returns to) the log's pool. */
   readonly pooled: boolean;
   used = 0;
+  /** Bytes of `buffer` already published to the log's tail cache. */
+  published = 0;
   entries = 0;
   lastLsn = 0;
   /** How long the durable write took (ms; 0 when not timed). */
