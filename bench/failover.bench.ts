@@ -17,6 +17,8 @@
  *    replicas as child processes, default tuning. p50/p99/max from each
  *    write's due time (bar: p99 < 10 ms); then the same with ack 'local' as
  *    a reference (how much of the tail is the disk and event loop).
+ *
+ * `BENCH_PART=failover` or `BENCH_PART=quorum` runs only that part.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,6 +31,7 @@ import { fmt, median, quantile } from './stats.js';
 
 const QUICK = process.env['BENCH_QUICK'] === '1' || process.argv.includes('--quick');
 const RUNS = QUICK ? 3 : 10;
+const PART = process.env['BENCH_PART'];
 const FAST: Partial<Tuning> = { heartbeatIntervalMs: 100, failoverTimeoutMs: 500, leaseMs: 300, electionRoundMs: 300 };
 
 async function failoverOnce(c: ProcCluster, run: number): Promise<number> {
@@ -92,8 +95,10 @@ async function quorumLatency(): Promise<void> {
 }
 
 console.log(`failover bench${QUICK ? ' (quick)' : ''}: ${RUNS} runs per profile`);
-await failoverProfile('default profile', undefined, 2000);
-await failoverProfile('fast profile', FAST, 1000);
-await quorumLatency();
+if (PART !== 'quorum') {
+  await failoverProfile('default profile', undefined, 2000);
+  await failoverProfile('fast profile', FAST, 1000);
+}
+if (PART !== 'failover') await quorumLatency();
 await waitFor(() => true);
 process.exit(0);
