@@ -1,7 +1,8 @@
 /**
  * Runs the deterministic simulation: `npm run sim -- --seeds N` (seeds 1..N,
  * or from `--from S`), `--seed S` (one seed, full trace with `--trace`), or
- * `--minutes M` (consecutive seeds until M minutes passed). Prints one
+ * `--minutes M` (consecutive seeds until M minutes passed); `--forced` also
+ * injects forced promotions. Prints one
  * summary line, the faults injected per kind, and on the first failure the
  * seed, the checker and the trace; exits 1 on a failure.
  */
@@ -34,7 +35,7 @@ async function main(): Promise<void> {
   const minutes = count('minutes');
   const from = count('from') ?? 1;
   if (single === undefined && seeds === undefined && minutes === undefined) {
-    console.error('usage: npm run sim -- --seeds N [--from S] | --seed S [--trace FILE] | --minutes M [--from S]');
+    console.error('usage: npm run sim -- --seeds N [--from S] | --seed S [--trace FILE] | --minutes M [--from S]  [--forced]');
     process.exit(2);
   }
   const started = Date.now();
@@ -47,7 +48,7 @@ async function main(): Promise<void> {
     if (single !== undefined && seed !== single) break;
     if (seeds !== undefined && seed >= from + seeds) break;
     if (Date.now() >= deadline) break;
-    const result = await runSimulation({ seed });
+    const result = await runSimulation({ seed, forcedPromotions: process.argv.includes('--forced') });
     ran++;
     simulatedMs += result.simulatedMs;
     add(totals.faults, result.faults);

@@ -89,11 +89,15 @@ export class Ballot {
     this.#decision = { granted, epoch };
   }
 
-  /** Asks every peer for its vote (or, with `preVote`, whether it would vote) in `epoch`; each answer goes to `onReply`. */
-  ask(epoch: number, preVote: boolean, onReply: (from: string, epoch: number, granted: boolean) => void): void {
+  /**
+   * Asks every peer for its vote (or, with `preVote`, whether it would vote)
+   * in `epoch`, `force`d for a forced promotion; each answer goes to `onReply`.
+   */
+  ask(epoch: number, kind: 'preVote' | 'vote' | 'forcedVote', onReply: (from: string, epoch: number, granted: boolean) => void): void {
     const h = this.#host;
     const request: VoteRequestMessage = { kind: 'voteRequest', clusterId: h.clusterId, candidateId: h.nodeId, epoch, ...h.logPosition() };
-    if (preVote) request.preVote = true;
+    if (kind === 'preVote') request.preVote = true;
+    if (kind === 'forcedVote') request.force = true;
     requestVotes({ transport: h.transport, clock: h.clock, request, peers: h.peers, timeoutMs: h.roundTimeoutMs, onReply });
   }
 
@@ -113,7 +117,8 @@ export class Ballot {
         candidateId: request.candidateId, epoch: request.epoch, lastEpoch: request.lastEpoch, lastLsn: request.lastLsn,
         ownLastEpoch: own.lastEpoch, ownLastLsn: own.lastLsn, nowMs: h.clock.now(),
       };
-      h.consult(request.preVote === true ? { type: 'prevote.request', ...asked } : { type: 'vote.request', ...asked, jitter: h.random.next() });
+      h.consult(request.preVote === true ? { type: 'prevote.request', ...asked }
+        : { type: 'vote.request', ...asked, force: request.force === true, jitter: h.random.next() });
     }
     const decision = this.#decision as { granted: boolean; epoch: number } | undefined;
     let granted = decision?.granted === true;

@@ -28,6 +28,14 @@ export interface NodeMeta {
   votedFor: string | null;
   /** `(epoch, startLsn)` of every epoch this node's log holds records of, oldest first. */
   epochHistory: EpochStart[];
+  /**
+   * Records up to this LSN were durable here but had to be dropped (a rejoin
+   * cut below a local snapshot, so the state was rebuilt from nothing). The
+   * node still votes as if it held them, so its vote never helps elect a log
+   * that lacks them, and it stands for no election until its log reaches
+   * this LSN again. 0 when none.
+   */
+  claimedLsn: number;
 }
 
 const SNAPSHOT_FILE = 'snapshot.bin';
@@ -140,27 +148,24 @@ export class LocalState {
    * Rebuilds the ledger and projection from scratch up to `lsn` (after a
    * truncation): from the snapshot file when it does not reach past `lsn`,
    * else from empty, then replays the log. Records the log no longer holds
-   * are dropped (`resetTo`), to be received again from the primary.
+   * are dropped (`resetTo`), to be received again from the primary. The log
+   * is reset before a snapshot past `lsn` is deleted: a crash in between
+   * leaves a snapshot past the log's end, which opening repairs.
    */
   async rebuildTo(lsn: number, emptyProjection: Uint8Array): Promise<void> {
     const path = joinPath(this.#dir, SNAPSHOT_FILE);
     const bytes = await this.#fs.readFile(path);
     const snapshot = bytes === undefined ? undefined : decodeNodeSnapshot(bytes);
-    let from = 0;
-    if (snapshot !== undefined && snapshot.lsn <= lsn) {
-      this.projection.restore(snapshot.projection);
-      this.ledger.restore(snapshot.ledger);
-      from = snapshot.lsn;
-    } else {
-      this.projection.restore(emptyProjection);
-      this.ledger.restore(new SpaceLedger().snapshot());
-      if (snapshot !== undefined) {
-        await this.#fs.unlink(path); // it describes history that was just discarded
-        await this.#fs.syncDir(this.#dir);
-      }
-    }
+    const usable = snapshot !== undefined && snapshot.lsn <= lsn;
+    const from = usable ? snapshot.lsn : 0;
+    this.projection.restore(usable ? snapshot.projection : emptyProjection);
+    this.ledger.restore(usable ? snapshot.ledger : new SpaceLedger().snapshot());
     this.snapshotLsn = from;
     if (from + 1 < this.log.firstLsn) await this.log.resetTo(from);
+    if (snapshot !== undefined && !usable) {
+      await this.#fs.unlink(path); // it describes history that was just discarded
+      await this.#fs.syncDir(this.#dir);
+    }
     this.applier.resetTo(from);
     const cursor = this.log.cursor(from + 1);
     for (let read = await cursor.next(READ_CHUNK_BYTES); read !== undefined && read.firstLsn <= lsn; read = await cursor.next(READ_CHUNK_BYTES)) {
@@ -199,7 +204,7 @@ function parseMeta(value: unknown, nodeId: string, clusterId: string): NodeMeta 
   }
   return {
     nodeId, clusterId, epoch: m.epoch ?? 0, votedEpoch: m.votedEpoch ?? 0, votedFor: m.votedFor ?? null,
-    epochHistory: Array.isArray(m.epochHistory) ? m.epochHistory : [],
+    epochHistory: Array.isArray(m.epochHistory) ? m.epochHistory : [], claimedLsn: m.claimedLsn ?? 0,
   };
 }
 
@@ -208,9 +213,10 @@ export async function openLocalState(options: LocalStateOptions): Promise<LocalS
   const { fs, dir } = options;
   await fs.mkdirp(dir);
   const meta = parseMeta(await readMetaFile(fs, dir), options.nodeId, options.clusterId) ?? {
-    nodeId: options.nodeId, clusterId: options.clusterId, epoch: 0, votedEpoch: 0, votedFor: null, epochHistory: [],
+    nodeId: options.nodeId, clusterId: options.clusterId, epoch: 0, votedEpoch: 0, votedFor: null, epochHistory: [], claimedLsn: 0,
   };
   const ledger = new SpaceLedger();
+  const emptyProjection = options.projection.snapshot(); // the projection as given: nothing applied yet
   let snapshotLsn = 0;
   const snapshotBytes = await fs.readFile(joinPath(dir, SNAPSHOT_FILE));
   if (snapshotBytes !== undefined) {
@@ -231,6 +237,12 @@ export async function openLocalState(options: LocalStateOptions): Promise<LocalS
   }
   const state = new LocalState(fs, dir, log, meta, ledger, options.projection, snapshotLsn);
   log.epoch = meta.epoch;
+  if (snapshotLsn > log.lastLsn) {
+    // A rejoin cut the log below the snapshot and crashed before deleting it:
+    // finish it (the records it claimed were recorded before the cut).
+    await state.rebuildTo(log.lastLsn, emptyProjection);
+    return state;
+  }
   const cursor = log.cursor(Math.max(snapshotLsn + 1, log.firstLsn));
   for (let read = await cursor.next(READ_CHUNK_BYTES); read !== undefined; read = await cursor.next(READ_CHUNK_BYTES)) {
     state.applier.applyRecords(read.bytes, read.firstLsn, read.count);

@@ -54,7 +54,14 @@ export async function rejoinPrimary(
   const ourLast = state.log.lastLsn;
   // Agreement comes from the histories alone, not from how far the primary
   // says its log goes: records of an epoch the primary also has are never cut.
-  const fork = forkPoint(state.meta.epochHistory, ourLast, hello.epochHistory, Number.MAX_SAFE_INTEGER);
+  // Records claimed past the log (NodeMeta.claimedLsn) count as held.
+  const agreed = forkPoint(state.meta.epochHistory, Math.max(ourLast, state.meta.claimedLsn), hello.epochHistory, Number.MAX_SAFE_INTEGER);
+  // Claimed before anything is cut: if the state has to be rebuilt from
+  // nothing, or a crash strikes part-way, the node still votes with what it
+  // held up to the fork.
+  const claim = agreed < ourLast || state.meta.claimedLsn > 0 ? agreed : 0;
+  if (claim !== state.meta.claimedLsn) await state.saveMeta({ claimedLsn: claim });
+  const fork = Math.min(agreed, ourLast);
   if (fork >= ourLast) return undefined;
   const quarantineFile = await quarantine(state, io.fs, io.dataDir, fork + 1, ourLast);
   const range = { fromLsn: fork + 1, toLsn: ourLast, count: ourLast - fork, quarantineFile };
@@ -62,7 +69,10 @@ export async function rejoinPrimary(
   if (fork >= state.log.firstLsn - 1) await state.log.truncateAfter(fork);
   else await state.log.resetTo(fork);
   await state.rebuildTo(fork, io.emptyProjection);
-  await state.saveMeta({ epochHistory: state.meta.epochHistory.filter((e) => e.startLsn <= fork) });
+  await state.saveMeta({
+    epochHistory: state.meta.epochHistory.filter((e) => e.startLsn <= fork),
+    claimedLsn: state.log.lastLsn >= state.meta.claimedLsn ? 0 : state.meta.claimedLsn, // the log holds it all again
+  });
   return range;
 }
 

@@ -203,7 +203,7 @@ export class ReplicationNode {
       peers: options.cluster.nodes.filter((n) => n.id !== this.id),
       roundTimeoutMs: Math.max(100, Math.floor(options.tuning.electionRoundMs / 2)),
       transport: ports.transport, clock: ports.clock, random: ports.random,
-      logPosition: () => ({ lastEpoch: this.#lastLogEpoch(), lastLsn: state.log.lastLsn }),
+      logPosition: () => this.#logPosition(),
       meta: () => state.meta,
       metaWritten: () => this.#metaWrites,
       consult: (event) => {
@@ -324,11 +324,13 @@ export class ReplicationNode {
   }
 
   /**
-   * Asks this node to become primary. Refused (`PromotionRefused`) while a
-   * healthy primary is reachable, unless `force`: a forced promotion takes the
-   * next epoch at once, which fences the old primary (its frames become
-   * stale). Without `force` this starts an election and resolves if it wins
-   * within `timeoutMs`.
+   * Asks this node to become primary: starts an election and resolves if it
+   * wins within `timeoutMs` (else `PromotionRefused`). Refused at once while
+   * a healthy primary is reachable, unless `force`: a forced election is
+   * granted even by nodes that hear that primary (the primary itself steps
+   * down when it grants), which fences it. Forced or not, it needs a
+   * majority's votes, each given once per epoch and only to a log at least as
+   * complete as the voter's, so it never makes two primaries of an epoch.
    *
    * @example
    * await replica.promote({ force: true }) // { epoch: 3 }
@@ -342,7 +344,7 @@ export class ReplicationNode {
     const refusal = this.#promoteRefusal as { primaryId: string | null; reason: string } | undefined;
     if (refusal !== undefined) {
       throw new ReplicationError('PromotionRefused', `promotion of ${this.id} refused: ${refusal.reason}${refusal.primaryId ? ` (primary ${refusal.primaryId} is reachable)` : ''}`, {
-        context: { ...refusal }, suggestion: 'promote({ force: true }) fences the current primary',
+        context: { ...refusal }, suggestion: "promote({ force: true }) fences the current primary (it still needs a majority's votes)",
       });
     }
     await this.#transition;
@@ -679,18 +681,19 @@ export class ReplicationNode {
         return; // the receiver machine already answers a stale frame with ERROR StaleEpoch
       case 'requestPreVotes':
         // Nothing to persist: a pre-vote claims no epoch and records no vote.
-        this.#ballot.ask(effect.params.epoch, true, (from, epoch, granted) => this.#sendPromotion({ type: 'prevote.reply', from, epoch, granted }));
+        if (!this.#mayStand()) return;
+        this.#ballot.ask(effect.params.epoch, 'preVote', (from, epoch, granted) => this.#sendPromotion({ type: 'prevote.reply', from, epoch, granted }));
         return;
       case 'answerPreVote':
         this.#ballot.decide(effect.params.granted, effect.params.granted ? effect.params.epoch : effect.params.currentEpoch);
         return;
       case 'startElection': {
-        const { epoch } = effect.params;
+        const { epoch, force } = effect.params;
         this.#saveMeta({ epoch, votedEpoch: epoch, votedFor: this.id });
         void this.#metaWrites.then(() => {
           // A vote for itself that never reached the disk could be cast again after a crash: no election on it.
-          if (!this.#ballot.persisted(epoch, this.id)) return;
-          this.#ballot.ask(epoch, false, (from, replyEpoch, granted) => this.#sendPromotion({ type: 'vote.reply', from, epoch: replyEpoch, granted, jitter: this.#ports.random.next() }));
+          if (!this.#ballot.persisted(epoch, this.id) || !this.#mayStand()) return;
+          this.#ballot.ask(epoch, force ? 'forcedVote' : 'vote', (from, replyEpoch, granted) => this.#sendPromotion({ type: 'vote.reply', from, epoch: replyEpoch, granted, jitter: this.#ports.random.next() }));
         });
         return;
       }
@@ -773,6 +776,21 @@ export class ReplicationNode {
     return log.lastEpoch || this.#state.epochOf(log.lastLsn);
   }
 
+  /** The log position votes compare: the log's last record, or the records claimed past it (NodeMeta.claimedLsn). */
+  #logPosition(): { lastEpoch: number; lastLsn: number } {
+    const { log, meta } = this.#state;
+    if (meta.claimedLsn > log.lastLsn) return { lastEpoch: this.#state.epochOf(meta.claimedLsn), lastLsn: meta.claimedLsn };
+    return { lastEpoch: this.#lastLogEpoch(), lastLsn: log.lastLsn };
+  }
+
+  /** A node whose log lacks records it still claims must not lead: it would start an epoch without them. */
+  #mayStand(): boolean {
+    const { log, meta } = this.#state;
+    if (log.lastLsn >= meta.claimedLsn) return true;
+    this.#logger.warn('not standing for election: the log lacks records this node held before a rejoin reset it', { lastLsn: log.lastLsn, claimedLsn: meta.claimedLsn });
+    return false;
+  }
+
   /** A heartbeat (or batch) from the primary: tell the promotion machine, at most every few ms. */
   #primaryHeard(from: string, epoch: number): void {
     const now = this.#clock.now();
@@ -798,8 +816,16 @@ export class ReplicationNode {
       this.metrics.appliedLsn.set(this.#state.applier.appliedLsn);
     }
     this.#primaryId = hello.fromId;
-    if (JSON.stringify(hello.epochHistory) !== JSON.stringify(this.#state.meta.epochHistory)) this.#saveMeta({ epochHistory: hello.epochHistory });
+    const sameHistory = () => JSON.stringify(hello.epochHistory) === JSON.stringify(this.#state.meta.epochHistory);
+    if (!sameHistory()) this.#saveMeta({ epochHistory: hello.epochHistory });
     await this.#metaWrites;
+    // Records of the primary's epochs may be appended only under its history, on disk: a failed
+    // write (reported, not thrown, by #saveMeta) must not be followed by them.
+    if (!sameHistory()) {
+      throw new ReplicationError('IoError', `could not persist the epoch history of ${hello.fromId}'s HELLO`, {
+        suggestion: 'check the data directory\'s disk; the primary retries the handshake',
+      });
+    }
   }
 
   /** On the primary: tell the promotion machine when a majority (this node included) was heard within the lease. */
@@ -833,7 +859,7 @@ export class ReplicationNode {
         this.#clock.clearTimeout(timer);
         this.#roleWaiters.delete(done);
         if (this.#role === 'primary') resolve();
-        else reject(new ReplicationError('PromotionRefused', `${this.id} did not win an election within ${timeoutMs} ms`, { suggestion: 'a majority must be reachable; promote({ force: true }) overrides' }));
+        else reject(new ReplicationError('PromotionRefused', `${this.id} did not win an election within ${timeoutMs} ms`, { suggestion: 'a majority must be reachable, and each voter grants only a log at least as complete as its own: promote the replica with the highest status().lsn, or wait until this one has caught up' }));
       };
       const timer = this.#clock.setTimeout(done, timeoutMs);
       this.#roleWaiters.add(done);

@@ -22,14 +22,12 @@
  *   majority (`majorityOf(clusterSize)`, itself included) for its epoch, and
  *   two majorities share a voter. Epoch 1 is reserved for the bootstrap
  *   primary of a new cluster (`initialRole: 'primary'` on ONE node): elections
- *   start at epoch 2, so they never race it. `promote {force: true}` skips the
- *   vote and so the guarantee: the operator vouches that no other node holds
- *   an epoch this node has not seen. It skips the vote, not the lease: the
- *   forced primary starts Leading (epoch above any it has seen or voted,
- *   which fences the old primary as soon as it hears it) and still needs
- *   `quorum.contact` within `leaseMs` to keep accepting writes, so forcing a
- *   node cut off from the majority buys it at most `leaseMs` of writes (to
- *   run without a majority, shrink `clusterSize`);
+ *   start at epoch 2, so they never race it. `promote {force: true}` is an
+ *   election too: it skips the pre-vote and the refusal while a primary is
+ *   live, and its VOTE_REQUEST carries `force`, which a voter grants even
+ *   while it follows a live primary or leads (a leading primary that grants
+ *   steps down); one vote per epoch and the log check still hold, so a
+ *   forced primary also holds a majority's votes for its epoch;
  * - a voter grants only to a log at least as complete as its own
  *   (`(lastEpoch, lastLsn)` compared lexicographically), so an elected
  *   primary's log is at least as complete as a majority's;
@@ -137,6 +135,8 @@ export interface VoteRequestEvent {
   readonly ownLastEpoch: Epoch;
   readonly ownLastLsn: Lsn;
   readonly nowMs: number;
+  /** A forced promotion's request: granted even while a live primary is heard or this node leads. */
+  readonly force?: boolean;
   /** Optional fresh randomness for the failover timeout a granted vote re-arms. */
   readonly jitter?: number;
 }
@@ -145,7 +145,7 @@ export interface VoteRequestEvent {
  * candidate in `epoch`? Answered from the current state; nothing changes and
  * nothing is persisted. The shell fills in this node's own log position.
  */
-export interface PreVoteRequestEvent extends Omit<VoteRequestEvent, 'type' | 'jitter'> {
+export interface PreVoteRequestEvent extends Omit<VoteRequestEvent, 'type' | 'jitter' | 'force'> {
   readonly type: 'prevote.request';
 }
 /** The answer to this node's pre-vote request. */
@@ -174,7 +174,7 @@ export interface QuorumContactEvent {
 /** Manual promotion (`node.promote()`, `POST /promote`). */
 export interface PromoteEvent {
   readonly type: 'promote';
-  /** Skip the election: become primary now at a new epoch (the operator vouches for it). */
+  /** A forced election: no pre-vote, not refused while a primary is live, and voters grant even while they hear one. */
   readonly force: boolean;
   readonly nowMs: number;
   readonly jitter?: number;
@@ -229,6 +229,8 @@ export interface PromotionContext {
   lastQuorumMs: number | null;
   /** Where the last step-down came from and why; null before any. */
   steppedDown: { readonly from: 'Primary' | 'Candidate'; readonly reason: StepDownReason } | null;
+  /** The current candidacy is a forced promotion's (cleared as a Follower or Primary). */
+  forcing: boolean;
 }
 
 /** Why a vote is refused: checked in this order. */
@@ -240,8 +242,8 @@ export type PromotionRefusal = 'primaryLive' | 'electionRunning' | 'alreadyPrima
 export interface AdoptEpoch { readonly epoch: Epoch }
 /** Params of `rejectStale`: answer ERROR StaleEpoch (with `currentEpoch`) to `from`. */
 export interface RejectStale { readonly from: string; readonly epoch: Epoch; readonly currentEpoch: Epoch }
-/** Params of `startElection`: persist epoch and the vote for self, then send VOTE_REQUEST to every peer. */
-export interface StartElection { readonly epoch: Epoch }
+/** Params of `startElection`: persist epoch and the vote for self, then send VOTE_REQUEST (with `force` when forced) to every peer. */
+export interface StartElection { readonly epoch: Epoch; readonly force: boolean }
 /** Params of `grantVote`: persist `votedEpoch = epoch` (and the candidate) BEFORE replying granted. */
 export interface GrantVote { readonly candidateId: string; readonly epoch: Epoch }
 /** Params of `refuseVote`: reply not granted, with `currentEpoch`. */
@@ -353,7 +355,7 @@ export function resolvePromotionConfig(input: PromotionInput): PromotionConfig {
   return Object.freeze(c);
 }
 
-/** The next epoch this node may claim (a candidacy or a forced promotion): above any seen or voted, never the bootstrap epoch. */
+/** The next epoch this node may claim (a candidacy): above any seen or voted, never the bootstrap epoch. */
 export function nextEpoch(context: Pick<PromotionContext, 'epoch' | 'votedEpoch'>): Epoch {
   return Math.max(context.epoch, context.votedEpoch, BOOTSTRAP_EPOCH) + 1;
 }
@@ -400,6 +402,11 @@ function answerPreVote(blocked?: 'primaryLive' | 'leading') {
   } as const;
 }
 
+/** The event is a forced promotion's vote request. */
+function isForcedRequest({ event }: Args): boolean {
+  return event.type === 'vote.request' && event.force === true;
+}
+
 /** A primary was heard less than failoverTimeoutMs ago (only a Follower in Following has one). */
 function isPrimaryLive({ context, event }: Args): boolean {
   const now = nowOf({ context, event });
@@ -426,8 +433,14 @@ const rejectStale = {
   params: (args: Args): RejectStale => ({ from: fromOf(args), epoch: epochOf(args), currentEpoch: args.context.epoch }),
 } as const;
 const noteStepDown = (from: 'Primary' | 'Candidate', reason: StepDownReason) => ({ type: 'noteStepDown', params: { from, reason } }) as const;
-const becomePrimary = (via: BecomePrimary['via']) =>
-  ({ type: 'becomePrimary', params: ({ context }: Args): BecomePrimary => ({ epoch: context.epoch, forced: via === 'force', via }) }) as const;
+/** `becomePrimary` of the bootstrap primary, or of a candidate that won (`via: 'force'` when its candidacy was forced). */
+const becomePrimary = (how: 'bootstrap' | 'won') =>
+  ({
+    type: 'becomePrimary',
+    params: ({ context }: Args): BecomePrimary => ({
+      epoch: context.epoch, forced: how === 'won' && context.forcing, via: how === 'bootstrap' ? 'bootstrap' : context.forcing ? 'force' : 'election',
+    }),
+  }) as const;
 const refusePromotion = (reason: PromotionRefusal) =>
   ({ type: 'refusePromotion', params: ({ context }: Args): RefusePromotion => ({ primaryId: context.primaryId, reason }) }) as const;
 
@@ -458,17 +471,21 @@ const voteAsSelfVoter = (from: 'Primary' | 'Candidate') => [
   { actions: refuse() },
 ] as const;
 
-/** Vote requests in a Follower (or a PreCandidate, which is one that is asking around): `target` is its Suspecting state. */
+/**
+ * Vote requests in a Follower (or a PreCandidate, which is one that is asking
+ * around): `target` is its Suspecting state. A forced request is not refused
+ * for a live primary.
+ */
 const voteRequestAsFollower = (target: '.Suspecting' | 'Follower.Suspecting') => [
-  { guard: 'primaryLive', actions: refuse('primaryLive') },
+  { guard: 'primaryLiveUnforced', actions: refuse('primaryLive') },
   { guard: grantable('higher'), target, reenter: true, actions: [adopt, 'recordVote', grant, 'forgetPrimary'] },
   { guard: grantable('same'), target, reenter: true, actions: ['recordVote', grant, 'forgetPrimary'] },
   { guard: 'higherEpoch', target, actions: [adopt, 'adoptEpochContext', 'forgetPrimary', refuse()] },
   { actions: refuse() },
 ] as const;
 
-/** Forced promotion from a Follower or a Candidate: a new epoch, no vote. */
-const forced = { guard: 'forced', target: '#promotion.Primary.Leading', actions: [{ type: 'claimEpoch' as const, params: { epoch: 'next' as const } }, becomePrimary('force')] } as const;
+/** Forced promotion: a forced election at a new epoch (from a Candidate, a new round). */
+const forced = { guard: 'forced', target: '#promotion.Candidate', reenter: true, actions: 'markForcing' } as const;
 
 /**
  * The promotion machine. Provide the effects with
@@ -489,7 +506,7 @@ export const promotionMachine = setup({
     adoptEpoch: (_: unknown, _p: AdoptEpoch) => {},
     /** Effect: answer ERROR StaleEpoch to a frame from an older epoch. */
     rejectStale: (_: unknown, _p: RejectStale) => {},
-    /** Effect: persist epoch + vote for self, then send VOTE_REQUEST to every peer. */
+    /** Effect: persist epoch + vote for self, then send VOTE_REQUEST (forced or not) to every peer. */
     startElection: (_: unknown, _p: StartElection) => {},
     /** Effect: send VOTE_REQUEST with preVote to every peer (nothing persisted). */
     requestPreVotes: (_: unknown, _p: RequestPreVotes) => {},
@@ -527,10 +544,9 @@ export const promotionMachine = setup({
       const epoch = nextEpoch(context);
       return { epoch, votedEpoch: epoch, votes: [context.nodeId], primaryId: null };
     }),
-    claimEpoch: assign(({ context }, params: { epoch: 'next' | 'bootstrap' }) => {
-      const epoch = params.epoch === 'bootstrap' ? BOOTSTRAP_EPOCH : nextEpoch(context);
-      return { epoch, votedEpoch: epoch, votes: [context.nodeId] };
-    }),
+    claimBootstrapEpoch: assign(({ context }) => ({ epoch: BOOTSTRAP_EPOCH, votedEpoch: BOOTSTRAP_EPOCH, votes: [context.nodeId] })),
+    markForcing: assign({ forcing: true }),
+    clearForcing: assign({ forcing: false }),
     claimPrimary: assign(({ context }) => ({ primaryId: context.nodeId })),
     recordQuorum: assign(({ event }) => (event.type === 'quorum.contact' ? { lastQuorumMs: event.nowMs } : {})),
     noteStepDown: assign((_, params: { from: 'Primary' | 'Candidate'; reason: StepDownReason }) => ({ steppedDown: params })),
@@ -543,6 +559,12 @@ export const promotionMachine = setup({
     sameEpoch: (args) => epochOf(args) === args.context.epoch,
     /** A primary was heard less than failoverTimeoutMs ago (only a Follower in Following has one). */
     primaryLive: (args) => isPrimaryLive(args),
+    /** A primary is live and the vote request is not a forced promotion's. */
+    primaryLiveUnforced: (args) => isPrimaryLive(args) && !isForcedRequest(args),
+    /** A forced promotion's vote request that may be granted at an epoch above this node's. */
+    forcedGrantable: (args) => isForcedRequest(args) && voteRefusal(args) === null && epochOf(args) > args.context.epoch,
+    /** A forced promotion's vote request. */
+    forcedRequest: (args) => isForcedRequest(args),
     /** The vote may be granted (epoch, vote, log) and the request's epoch is higher than / the same as this node's. */
     voteGrantable: (args, params: { epoch: 'higher' | 'same' }) =>
       voteRefusal(args) === null && (params.epoch === 'higher' ? epochOf(args) > args.context.epoch : epochOf(args) === args.context.epoch),
@@ -569,7 +591,7 @@ export const promotionMachine = setup({
     'time arrives as nowMs and randomness as jitter in events; the failover, election-round and lease timers are after-transitions with named delays (failoverTimeout, electionRound, lease) on the actor clock.',
     'Effects are named actions filled in with machine.provide(): adoptEpoch, rejectStale, requestPreVotes, answerPreVote, startElection, grantVote, refuseVote, becomePrimary, leaseLost, leaseRegained, stepDown, refusePromotion, reportSplitBrain.',
     `Defaults: failoverTimeoutMs ${D.failoverTimeoutMs}, electionJitterRatio ${D.electionJitterRatio}, electionRoundMs ${D.electionRoundMs}, leaseMs ${D.leaseMs} (must be < failoverTimeoutMs); timeouts are base * (1 + electionJitterRatio * jitter).`,
-    'One vote per epoch (votedEpoch only grows), granted only to a log at least as complete ((lastEpoch, lastLsn) lexicographic) and never while following a live primary or leading;',
+    'One vote per epoch (votedEpoch only grows), granted only to a log at least as complete ((lastEpoch, lastLsn) lexicographic) and never while following a live primary or leading, unless the request is a forced promotion\'s;',
     'a follower whose failover timer fires first asks for pre-votes (PreCandidate) and stands only when a majority would vote for it;',
     'a candidate wins with a majority of the configured cluster, itself included. Epoch 1 belongs to the bootstrap primary of a new cluster; elections start at 2.',
     'A primary without quorum.contact for leaseMs is LeaseLost (writes refused) but stays the epoch\'s primary until it sees a higher epoch.',
@@ -589,20 +611,21 @@ export const promotionMachine = setup({
     lastHeardMs: null,
     lastQuorumMs: null,
     steppedDown: null,
+    forcing: false,
   }),
   initial: 'Starting',
   states: {
     Starting: {
       description: 'Transient: the bootstrap primary of a new cluster (initialRole primary, epoch and votedEpoch 0) starts as primary of epoch 1; every other node, and every restart, as a follower.',
       always: [
-        { guard: 'bootstrapPrimary', target: 'Primary.Leading', actions: [{ type: 'claimEpoch', params: { epoch: 'bootstrap' as const } }, becomePrimary('bootstrap')] },
+        { guard: 'bootstrapPrimary', target: 'Primary.Leading', actions: ['claimBootstrapEpoch', becomePrimary('bootstrap')] },
         { target: 'Follower' },
       ],
     },
     Follower: {
-      description: 'Not primary: follows the primary it hears. Without a heartbeat for failoverTimeoutMs * (1 + electionJitterRatio * jitter) it asks for pre-votes (PreCandidate); an accepted heartbeat or a granted vote re-arms that timer. promote starts an election, refused while the primary is live; promote with force skips the vote: Primary.Leading at a new epoch.',
+      description: 'Not primary: follows the primary it hears. Without a heartbeat for failoverTimeoutMs * (1 + electionJitterRatio * jitter) it asks for pre-votes (PreCandidate); an accepted heartbeat or a granted vote re-arms that timer. promote starts an election, refused while the primary is live; promote with force starts a forced election (Candidate), never refused.',
       initial: 'Suspecting',
-      entry: 'noteJitter',
+      entry: ['noteJitter', 'clearForcing'],
       after: { failoverTimeout: { target: 'PreCandidate' } },
       on: {
         heartbeat: [
@@ -645,8 +668,8 @@ export const promotionMachine = setup({
     },
     Candidate: {
       description: 'Electing itself: entry moves to a new epoch (above any seen or voted, at least 2), votes for itself and fires startElection. A majority of granted votes wins; after electionRoundMs * (1 + electionJitterRatio * jitter) a new round starts. A heartbeat of its epoch or above, or a higher epoch anywhere, ends the candidacy.',
-      entry: ['noteJitter', 'startCandidacy', { type: 'startElection', params: ({ context }) => ({ epoch: context.epoch }) }],
-      always: { guard: 'hasMajority', target: 'Primary.Leading', actions: becomePrimary('election') },
+      entry: ['noteJitter', 'startCandidacy', { type: 'startElection', params: ({ context }) => ({ epoch: context.epoch, force: context.forcing }) }],
+      always: { guard: 'hasMajority', target: 'Primary.Leading', actions: becomePrimary('won') },
       after: { electionRound: { target: 'Candidate', reenter: true } },
       on: {
         heartbeat: [
@@ -663,7 +686,7 @@ export const promotionMachine = setup({
     Primary: {
       description: 'The primary of its epoch until it sees a higher one. A heartbeat from another primary of the same epoch must never happen: reportSplitBrain, and step down so an election at a higher epoch settles it. promote is refused, forced or not.',
       initial: 'Leading',
-      entry: 'claimPrimary',
+      entry: ['claimPrimary', 'clearForcing'],
       on: {
         heartbeat: [
           ...heartbeatAbove('Primary'),
@@ -675,11 +698,15 @@ export const promotionMachine = setup({
       },
       states: {
         Leading: {
-          description: 'Accepts writes: a majority acknowledged it within leaseMs (or just elected it). Every quorum.contact re-arms the lease; without one for leaseMs, LeaseLost. Refuses every vote request: a majority still hears it, so a candidate is at best in a minority, and stepping down would let one flaky node depose a healthy primary.',
+          description: 'Accepts writes: a majority acknowledged it within leaseMs (or just elected it). Every quorum.contact re-arms the lease; without one for leaseMs, LeaseLost. Refuses every vote request but a forced promotion\'s: a majority still hears it, so a candidate is at best in a minority, and stepping down would let one flaky node depose a healthy primary. A forced request it can grant (epoch above its own, log complete enough) it grants and steps down.',
           after: { lease: { target: 'LeaseLost', actions: { type: 'leaseLost', params: ({ context }) => ({ epoch: context.epoch, lastContactMs: context.lastQuorumMs }) } } },
           on: {
             'quorum.contact': { target: 'Leading', reenter: true, actions: 'recordQuorum' },
-            'vote.request': { actions: refuse('leading') },
+            'vote.request': [
+              { guard: 'forcedGrantable', target: '#promotion.SteppingDown', actions: [adopt, 'recordVote', grant, 'forgetPrimary', noteStepDown('Primary', 'higherEpoch')] },
+              { guard: 'forcedRequest', actions: refuse() },
+              { actions: refuse('leading') },
+            ],
             'prevote.request': { actions: answerPreVote('leading') },
           },
         },

@@ -19,8 +19,7 @@
  *   behind for long.
  * At the end (`final`): `durability` (every acknowledged write is in the
  * converged state with the value written, except `local`/`one` writes a
- * rejoining node reported as truncated, and any write reported truncated
- * after a forced promotion), `logPrefix` (every node's records equal the
+ * rejoining node reported as truncated), `logPrefix` (every node's records equal the
  * primary's at each LSN) and, by the run, `convergence`.
  *
  * @example
@@ -64,7 +63,6 @@ export class Checkers implements ClusterObserver, WriteListener, FaultListener {
   readonly #atLsn = new Map<number, Map<number, string>>();
   readonly #promotedBy = new Map<number, string>();
   readonly #forcedEpochs = new Set<number>();
-  readonly #forcedAtMs: number[] = [];
   readonly #epochWriter = new Map<number, string>();
   readonly #accepted = new Map<number, EpochWrites>();
   readonly #pauses: { node: string; fromMs: number; untilMs: number }[] = [];
@@ -128,10 +126,7 @@ export class Checkers implements ClusterObserver, WriteListener, FaultListener {
       case 'promoted': {
         const epoch = payload.epoch as number;
         trace.add(node, `promoted epoch=${epoch} via=${String(payload.via)}`);
-        if (payload.forced === true) {
-          this.#forcedEpochs.add(epoch);
-          this.#forcedAtMs.push(this.#world.scheduler.now);
-        }
+        if (payload.forced === true) this.#forcedEpochs.add(epoch);
         const before = this.#promotedBy.get(epoch);
         if (before === undefined) this.#promotedBy.set(epoch, node);
         else if (before !== node) this.#fail('onePrimaryPerEpoch', `${before} and ${node} were both promoted in epoch ${epoch}`);
@@ -239,11 +234,10 @@ export class Checkers implements ClusterObserver, WriteListener, FaultListener {
         if (got.writer !== w.value.writer || got.n !== w.value.n) this.#fail('durability', `${w.space}/${w.key} reads ${JSON.stringify(got)}, not what was written`);
         continue;
       }
-      // A forced promotion is an operator's override: it may discard any write the forced node lacked,
-      // but never silently. Without one, quorum and all writes survive every failure simulated.
-      const forcedSince = this.#forcedAtMs.some((t) => t >= w.calledAtMs);
+      // quorum and all writes survive every failure simulated, forced promotions included (they are
+      // elections too); a lost local or one write must have been reported as cut.
       const reported = this.#truncated.some((t) => t.node === w.node && t.fromLsn <= w.lsn! && w.lsn! <= t.toLsn);
-      if ((w.ack === 'quorum' || w.ack === 'all') && !forcedSince) {
+      if (w.ack === 'quorum' || w.ack === 'all') {
         this.#fail('durability', `${w.key} (ack ${w.ack}, LSN ${w.lsn} epoch ${w.epoch} on ${w.node}) is missing after convergence`);
         return;
       }

@@ -27,7 +27,7 @@ export interface SimulationOptions {
   faultsMs?: number;
   /** Simulated time allowed to converge once faults stop (default 30 s). */
   convergeMs?: number;
-  /** Also inject forced promotions (off by default: see `DEFAULT_FAULT_KINDS`). */
+  /** Also inject forced promotions (off by default so recorded seeds keep their runs: see `DEFAULT_FAULT_KINDS`). */
   forcedPromotions?: boolean;
   /** A disk whose fsync makes nothing durable (checker tests). */
   fsyncIsNoop?: boolean;

@@ -119,6 +119,8 @@ export interface VoteRequestMessage {
   lastLsn: number;
   /** Present (true) on a pre-vote request. */
   preVote?: true;
+  /** Present (true) for a forced promotion: granted even by a node that hears a live primary or leads (docs/guarantees.md). */
+  force?: true;
 }
 
 /** Peer → candidate: the answer to a vote request. */
@@ -205,6 +207,13 @@ const controlType = {
   vote: FrameType.Vote,
 } as const;
 
+/** Whether optional flag `key` is set: absent is false, `true` is true, anything else is malformed. */
+function trueFlag(o: Record<string, unknown>, key: string, what: string): boolean {
+  if (o[key] === undefined) return false;
+  if (o[key] !== true) throw new ReplicationError('MalformedMessage', `${what}: field '${key}' must be true when present`);
+  return true;
+}
+
 /**
  * Decodes and validates one frame. Throws a typed `ReplicationError`
  * (`MalformedMessage`, batch errors, ...) for anything that does not check out.
@@ -276,10 +285,8 @@ export function decodeMessage(frame: Frame): WireMessage {
         kind: 'voteRequest', clusterId: str(o, 'clusterId', 'VOTE_REQUEST'), candidateId: str(o, 'candidateId', 'VOTE_REQUEST'),
         epoch: uint(o, 'epoch', 'VOTE_REQUEST'), lastEpoch: uint(o, 'lastEpoch', 'VOTE_REQUEST'), lastLsn: uint(o, 'lastLsn', 'VOTE_REQUEST'),
       };
-      if (o['preVote'] !== undefined) {
-        if (o['preVote'] !== true) throw new ReplicationError('MalformedMessage', "VOTE_REQUEST: field 'preVote' must be true when present");
-        request.preVote = true;
-      }
+      if (trueFlag(o, 'preVote', 'VOTE_REQUEST')) request.preVote = true;
+      if (trueFlag(o, 'force', 'VOTE_REQUEST')) request.force = true;
       return request;
     }
     case FrameType.Vote: {

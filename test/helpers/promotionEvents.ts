@@ -16,6 +16,8 @@ export const hb = (from: string, epoch: number, nowMs = T): Ev => ({ type: 'hear
 export const req = (epoch: number, behind = false, nowMs = T): Ev => ({
   type: 'vote.request', candidateId: 'n3', epoch, lastEpoch: 3, lastLsn: behind ? 39 : 40, ownLastEpoch: 3, ownLastLsn: 40, nowMs,
 });
+/** A forced promotion's vote request from n3 (same logs as {@link req}). */
+export const forcedReq = (epoch: number, behind = false, nowMs = T): Ev => ({ ...req(epoch, behind, nowMs), force: true } as Ev);
 /** A pre-vote request from n3 (same logs as {@link req}). */
 export const preReq = (epoch: number, behind = false, nowMs = T): Ev => ({
   type: 'prevote.request', candidateId: 'n3', epoch, lastEpoch: 3, lastLsn: behind ? 39 : 40, ownLastEpoch: 3, ownLastLsn: 40, nowMs,

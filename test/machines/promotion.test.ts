@@ -16,7 +16,7 @@ import {
   type PromotionContext,
   type PromotionSnapshot,
 } from '../../src/machines/index.js';
-import { type Ev, assertStep, T, hb, req, preReq, reply, preReply, higher, promote, contact, name } from '../helpers/promotionEvents.js';
+import { type Ev, assertStep, T, hb, req, forcedReq, preReq, reply, preReply, higher, promote, contact, name } from '../helpers/promotionEvents.js';
 
 const failover: Ev = { type: PROMOTION_TIMERS.failoverTimeout };
 
@@ -44,7 +44,7 @@ const rows: Row[] = [
   [S, {}, reply(6, false), 'Follower.Suspecting', ['adoptEpoch'], { epoch: 6 }],
   [S, {}, higher(8), 'Follower.Suspecting', ['adoptEpoch'], { epoch: 8, votedEpoch: 4 }],
   [S, {}, promote(false), 'Candidate', ['startElection'], { epoch: 6, votedEpoch: 6, votes: ['n1'] }],
-  [S, {}, promote(true), 'Primary.Leading', ['becomePrimary'], { epoch: 6, votedEpoch: 6, primaryId: 'n1' }],
+  [S, {}, promote(true), 'Candidate', ['startElection'], { epoch: 6, votedEpoch: 6, votes: ['n1'], forcing: true }],
   [S, {}, failover, 'PreCandidate', ['requestPreVotes'], { epoch: 5, votedEpoch: 4, preVoteEpoch: 6, preVotes: ['n1'], primaryId: null }],
   [S, { epoch: 0, votedEpoch: 0 }, failover, 'PreCandidate', ['requestPreVotes'], { epoch: 0, votedEpoch: 0, preVoteEpoch: 2 }],
   [S, {}, preReq(6), 'Follower.Suspecting', ['answerPreVote'], { epoch: 5, votedEpoch: 4 }],
@@ -61,7 +61,11 @@ const rows: Row[] = [
   [F, heard, reply(6, true), 'Follower.Suspecting', ['adoptEpoch'], { epoch: 6, primaryId: null }],
   [F, heard, promote(false), 'Follower.Following', ['refusePromotion'], { epoch: 5 }],
   [F, heard, promote(false, T + 1400), 'Candidate', ['startElection'], { epoch: 6, primaryId: null }],
-  [F, heard, promote(true), 'Primary.Leading', ['becomePrimary'], { epoch: 6, primaryId: 'n1' }],
+  [F, heard, promote(true), 'Candidate', ['startElection'], { epoch: 6, primaryId: null, forcing: true }],
+  // A forced promotion's vote request is not refused for the live primary; the vote and log checks still hold.
+  [F, heard, forcedReq(6), 'Follower.Suspecting', ['adoptEpoch', 'grantVote'], { epoch: 6, votedEpoch: 6, primaryId: null }],
+  [F, heard, forcedReq(6, true), 'Follower.Suspecting', ['adoptEpoch', 'refuseVote'], { epoch: 6, votedEpoch: 4, primaryId: null }],
+  [F, { ...heard, votedEpoch: 6 }, forcedReq(6), 'Follower.Suspecting', ['adoptEpoch', 'refuseVote'], { epoch: 6, votedEpoch: 6 }],
   [F, heard, failover, 'PreCandidate', ['requestPreVotes'], { epoch: 5, preVoteEpoch: 6, primaryId: null }],
   [F, heard, preReq(6), 'Follower.Following', ['answerPreVote'], { epoch: 5, votedEpoch: 4, primaryId: 'n2' }],
 ];
@@ -86,7 +90,8 @@ test('refusals and grants carry the reason and the epochs the shell replies with
   assert.is(reasons(S, {}, req(6)), '{"epoch":6} {"candidateId":"n3","epoch":6}');
   assert.is(reasons(S, {}, hb('n2', 4)), '{"from":"n2","epoch":4,"currentEpoch":5}');
   assert.is(reasons(F, heard, promote(false)), '{"primaryId":"n2","reason":"primaryLive"}');
-  assert.is(reasons(S, {}, promote(true)), '{"epoch":6,"forced":true,"via":"force"}');
+  assert.is(reasons(S, {}, promote(true)), '{"epoch":6,"force":true}');
+  assert.is(reasons(F, heard, forcedReq(6, true)), '{"epoch":6} {"candidateId":"n3","epoch":6,"reason":"logBehind","currentEpoch":6}');
   // Pre-votes: granted exactly when the real vote could be; nothing recorded either way.
   assert.is(reasons(S, {}, preReq(6)), '{"candidateId":"n3","epoch":6,"granted":true,"currentEpoch":5}');
   assert.is(reasons(S, { votedEpoch: 5 }, preReq(6)), '{"candidateId":"n3","epoch":6,"granted":true,"currentEpoch":5}');
@@ -129,7 +134,7 @@ test('start: a follower, or the bootstrap primary of a new cluster at epoch 1; a
   assert.equal(follower.timers, [{ event: PROMOTION_TIMERS.failoverTimeout, delayMs: 1500 }]);
   assert.equal({ ...follower.snapshot.context, config: null }, {
     nodeId: 'n1', clusterSize: 3, config: null, initialRole: 'follower', epoch: 0, votedEpoch: 0, primaryId: null,
-    votes: [], preVoteEpoch: 0, preVotes: [], lastJitter: 0, lastHeardMs: null, lastQuorumMs: null, steppedDown: null,
+    votes: [], preVoteEpoch: 0, preVotes: [], lastJitter: 0, lastHeardMs: null, lastQuorumMs: null, steppedDown: null, forcing: false,
   });
   const boot = initialPromotionStep({ ...input, initialRole: 'primary' });
   assert.is(boot.state, 'Primary.Leading');

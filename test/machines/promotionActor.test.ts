@@ -59,7 +59,7 @@ test('the failover timeout fires failoverTimeoutMs * (1 + ratio * jitter) after 
   assert.is(n.actor.getSnapshot().context.epoch, 3);
   assert.equal(n.log, [
     '1649 adoptEpoch {"epoch":1}', '4898 requestPreVotes {"epoch":2}', '6065 requestPreVotes {"epoch":2}',
-    '6065 startElection {"epoch":2}', '7232 startElection {"epoch":3}',
+    '6065 startElection {"epoch":2,"force":false}', '7232 startElection {"epoch":3,"force":false}',
   ]);
   n.actor.stop();
 });

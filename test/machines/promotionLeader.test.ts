@@ -14,7 +14,7 @@ import {
   type PromotionContext,
   type PromotionSnapshot,
 } from '../../src/machines/index.js';
-import { type Ev, assertStep, T, hb, req, reply, higher, promote, contact, name } from '../helpers/promotionEvents.js';
+import { type Ev, assertStep, T, hb, req, forcedReq, reply, higher, promote, contact, name } from '../helpers/promotionEvents.js';
 
 const round: Ev = { type: PROMOTION_TIMERS.electionRound };
 const lease: Ev = { type: PROMOTION_TIMERS.lease };
@@ -49,12 +49,17 @@ const rows: Row[] = [
   [C, {}, req(7, true), 'Follower.Suspecting', down('adoptEpoch', 'refuseVote'), { epoch: 7, votedEpoch: 6 }],
   [C, {}, higher(9), 'Follower.Suspecting', down('adoptEpoch'), { epoch: 9 }],
   [C, {}, promote(false), 'Candidate', ['refusePromotion'], { epoch: 6 }],
-  [C, {}, promote(true), 'Primary.Leading', ['becomePrimary'], { epoch: 7, votedEpoch: 7, primaryId: 'n1' }],
+  [C, {}, promote(true), 'Candidate', ['startElection'], { epoch: 7, votedEpoch: 7, votes: ['n1'], forcing: true }],
+  [C, { forcing: true }, reply(6, true), 'Primary.Leading', ['becomePrimary'], { primaryId: 'n1', epoch: 6, forcing: false }],
   [C, { votes: ['n1', 'n2'] }, round, 'Candidate', ['startElection'], { epoch: 7, votedEpoch: 7, votes: ['n1'] }],
   // Leading
   [L, {}, contact, 'Primary.Leading', [], { lastQuorumMs: T }],
   [L, {}, lease, 'Primary.LeaseLost', ['leaseLost']],
   [L, {}, req(7), 'Primary.Leading', ['refuseVote'], { epoch: 6, votedEpoch: 6 }],
+  // A forced promotion's request: granted (and the primary steps down) when the vote and log checks pass.
+  [L, {}, forcedReq(7), 'Follower.Suspecting', down('adoptEpoch', 'grantVote'), { epoch: 7, votedEpoch: 7, primaryId: null, steppedDown: { from: 'Primary', reason: 'higherEpoch' } }],
+  [L, {}, forcedReq(7, true), 'Primary.Leading', ['refuseVote'], { epoch: 6, votedEpoch: 6, primaryId: 'n1' }],
+  [L, {}, forcedReq(6), 'Primary.Leading', ['refuseVote'], { epoch: 6 }],
   [L, {}, hb('n2', 7), 'Follower.Following', down('adoptEpoch'), { epoch: 7, primaryId: 'n2', steppedDown: { from: 'Primary', reason: 'higherEpoch' } }],
   [L, {}, hb('n2', 6), 'Follower.Suspecting', down('reportSplitBrain'), { epoch: 6, primaryId: null, steppedDown: { from: 'Primary', reason: 'splitBrain' } }],
   [L, {}, hb('n2', 5), 'Primary.Leading', ['rejectStale']],
@@ -87,7 +92,9 @@ test('effect params: election, lease, step-down, split brain, refusals', () => {
   const params = (value: PromotionSnapshot['value'], patch: Partial<PromotionContext>, event: Ev) =>
     promotionTransition(at(value, patch), event).effects.map((e) => `${e.type} ${JSON.stringify(e.params)}`);
   assert.equal(params(C, {}, reply(6, true)), ['becomePrimary {"epoch":6,"forced":false,"via":"election"}']);
-  assert.equal(params(C, {}, round), ['startElection {"epoch":7}']);
+  assert.equal(params(C, { forcing: true }, reply(6, true)), ['becomePrimary {"epoch":6,"forced":true,"via":"force"}']);
+  assert.equal(params(L, {}, forcedReq(7, true)), ['refuseVote {"candidateId":"n3","epoch":7,"reason":"logBehind","currentEpoch":6}']);
+  assert.equal(params(C, {}, round), ['startElection {"epoch":7,"force":false}']);
   assert.equal(params(L, { lastQuorumMs: 9000 }, lease), ['leaseLost {"epoch":6,"lastContactMs":9000}']);
   assert.equal(params(X, {}, contact), [`leaseRegained {"epoch":6,"nowMs":${T}}`]);
   assert.equal(params(L, {}, req(7)), ['refuseVote {"candidateId":"n3","epoch":7,"reason":"leading","currentEpoch":6}']);
@@ -137,7 +144,7 @@ test('a cluster of one elects itself at once', () => {
   assert.is(step.state, 'Primary.Leading');
   assert.equal(step.effects, [
     { type: 'requestPreVotes', params: { epoch: 7 } }, // to no peers: its own pre-vote is a majority
-    { type: 'startElection', params: { epoch: 7 } },
+    { type: 'startElection', params: { epoch: 7, force: false } },
     { type: 'becomePrimary', params: { epoch: 7, forced: false, via: 'election' } },
   ]);
 });

@@ -73,8 +73,8 @@ test('the shortest paths are the expected event sequences', () => {
   assert.is(shortest.get('Follower.Following'), 'heartbeat');
   assert.is(shortest.get('PreCandidate'), 'failoverTimeout');
   assert.is(shortest.get('Candidate'), 'promote');
-  assert.is(shortest.get('Primary.Leading'), 'promote');
-  assert.is(shortest.get('Primary.LeaseLost'), 'promote lease');
+  assert.is(shortest.get('Primary.Leading'), 'promote vote.reply');
+  assert.is(shortest.get('Primary.LeaseLost'), 'promote vote.reply lease');
 });
 
 test('every path replays through the pure transition() to its final state', () => {

@@ -47,7 +47,7 @@ const rows: Row[] = [
   [{}, higher(8), 'Follower.Suspecting', ['adoptEpoch'], { epoch: 8 }],
   [{}, higher(5), P, [], { epoch: 5 }],
   [{}, promote(false), 'Candidate', ['startElection'], { epoch: 6, votedEpoch: 6, votes: ['n1'] }],
-  [{}, promote(true), 'Primary.Leading', ['becomePrimary'], { epoch: 6, primaryId: 'n1' }],
+  [{}, promote(true), 'Candidate', ['startElection'], { epoch: 6, votedEpoch: 6, votes: ['n1'], forcing: true }],
   [{ preVotes: ['n1', 'n3'], preVoteEpoch: 6 }, preRound, P, ['requestPreVotes'], { preVotes: ['n1'], preVoteEpoch: 6, epoch: 5 }],
   [{ epoch: 6, votedEpoch: 7 }, preRound, P, ['requestPreVotes'], { preVoteEpoch: 8, epoch: 6 }],
 ];

@@ -56,6 +56,7 @@ test('forced promotion fences the old primary: it steps down and follows', () =>
     await writeBatch(c.primary, 'a', 50);
     const demoted: number[] = [];
     c.primary.on('demoted', (e) => demoted.push(e.epoch));
+    await c.waitCaughtUp('n2'); // voters grant only a log at least as complete as theirs, the primary's included
     const { epoch } = await c.node('n2').promote({ force: true });
     assert.ok(epoch >= 2);
     await waitFor(() => c.primary.role === 'replica', { timeoutMs: 10_000, what: 'n1 steps down' });

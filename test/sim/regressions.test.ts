@@ -33,14 +33,33 @@ test('seed 57 with a primary that skips its lease: a snapshot install adopts the
   assert.ok(result.violation?.checker !== 'logPrefix', result.report);
 });
 
-// Known bug: a forced promotion takes an epoch without votes, so another forced
-// promotion or an election can claim the same epoch. Forced promotions are left
-// out of the default fault schedule until it is fixed.
-if (process.env.ENGRAM_KNOWN_BUGS === '1') {
-  test('known bug, seed 21 with forced promotions: one primary per epoch', async () => {
-    const result = await runSimulation({ seed: 21, forcedPromotions: true });
-    assert.ok(result.ok, result.report);
-  });
-}
+// Seed 1111 with forced promotions: a rejoin cut below a node's local snapshot,
+// the node rebuilt from nothing and then voted as an empty log, electing a
+// candidate that lacked acknowledged writes (durability). It now keeps
+// claiming the records it held up to the fork (test/node/rejoinBelowSnapshot.test.ts).
+test('seed 1111 with forced promotions: a node reset below its snapshot still votes with the records it held', async () => {
+  const result = await runSimulation({ seed: 1111, forcedPromotions: true });
+  assert.ok(result.ok, result.report);
+});
+
+// Seed 700393 with forced promotions (no forced promotion in this run, but a
+// disk error): a replica whose write of a new primary's epoch history failed
+// still answered its HELLO (the failure was reported, not thrown) and appended
+// the records of that epoch under its old history; elected later, it let an
+// old primary keep a divergent tail (logPrefix). Following now fails unless
+// the history is on disk.
+test('seed 700393 with forced promotions: no records of an epoch whose history failed to persist', async () => {
+  const result = await runSimulation({ seed: 700393, forcedPromotions: true });
+  assert.ok(result.ok, result.report);
+});
+
+// Seed 801065: a crash between a rejoin's cut and the deletion of the local
+// snapshot past it left the state ahead of the log on restart; the node
+// never converged. Opening now finishes the rebuild (and the log is reset
+// before that snapshot is deleted).
+test('seed 801065: a crash in the middle of a rejoin below the snapshot is finished on open', async () => {
+  const result = await runSimulation({ seed: 801065 });
+  assert.ok(result.ok, result.report);
+});
 
 test.run();

@@ -63,7 +63,7 @@ test('random field values round-trip for every kind (property)', () => {
     fc.record({ kind: fc.constant('snapshotEnd' as const), epoch: u53 }),
     fc.record({ kind: fc.constant('truncate' as const), epoch: u53, afterLsn: u53 }),
     fc.record({ kind: fc.constant('error' as const), code: fc.string({ maxLength: 64 }), message: fc.string({ unit: 'binary', maxLength: 1000 }) }),
-    fc.record({ kind: fc.constant('voteRequest' as const), clusterId: name, candidateId: name, epoch: u53, lastEpoch: u53, lastLsn: u53, preVote: fc.constant(true as const) }, { requiredKeys: ['kind', 'clusterId', 'candidateId', 'epoch', 'lastEpoch', 'lastLsn'] }),
+    fc.record({ kind: fc.constant('voteRequest' as const), clusterId: name, candidateId: name, epoch: u53, lastEpoch: u53, lastLsn: u53, preVote: fc.constant(true as const), force: fc.constant(true as const) }, { requiredKeys: ['kind', 'clusterId', 'candidateId', 'epoch', 'lastEpoch', 'lastLsn'] }),
     fc.record({ kind: fc.constant('vote' as const), voterId: name, epoch: u53, granted: fc.boolean() }),
   );
   // fc.record builds objects without a prototype: compare against a plain copy
@@ -105,6 +105,8 @@ test('missing fields and wrong field types → MalformedMessage naming the field
   const preVote = { clusterId: 'c', candidateId: 'a', epoch: 2, lastEpoch: 1, lastLsn: 9 };
   for (const bad of [false, 1, 'true', null]) throwsCode(() => decodeMessage(control(FrameType.VoteRequest, { ...preVote, preVote: bad })), 'MalformedMessage', `preVote = ${String(bad)}`);
   assert.equal(decodeMessage(control(FrameType.VoteRequest, { ...preVote, preVote: true })), { kind: 'voteRequest', ...preVote, preVote: true });
+  for (const bad of [false, 1, 'true', null]) throwsCode(() => decodeMessage(control(FrameType.VoteRequest, { ...preVote, force: bad })), 'MalformedMessage', `force = ${String(bad)}`);
+  assert.equal(decodeMessage(control(FrameType.VoteRequest, { ...preVote, force: true })), { kind: 'voteRequest', ...preVote, force: true });
   throwsCode(() => decodeMessage(control(FrameType.Error, { code: 'x'.repeat(65), message: 'm' })), 'MalformedMessage', 'code too long');
   throwsCode(() => decodeMessage(control(FrameType.Error, { code: 'X', message: 'm'.repeat(4097) })), 'MalformedMessage', 'message too long');
   // extra fields are ignored (a newer peer may add some)

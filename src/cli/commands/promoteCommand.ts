@@ -1,8 +1,9 @@
 /**
  * `engram-repl promote --url URL [--force]`: asks the node at URL to become
  * the primary (`POST /promote`). Without `--force` it is refused while a
- * healthy primary is reachable; `--force` takes the next epoch at once and
- * fences the old primary.
+ * healthy primary is reachable; `--force` starts an election that nodes
+ * grant even while they hear the primary (which steps down), fencing it; it
+ * still needs a majority whose logs are no more complete than this node's.
  *
  * @example
  * // engram-repl promote --url http://127.0.0.1:8102 --force
@@ -13,8 +14,11 @@ import { baseUrl, parseFlags, required } from '../args.js';
 const USAGE = `usage: engram-repl promote --url URL [--force]
 
 Asks the node at URL to become the primary. Refused (PromotionRefused) while
-a healthy primary is reachable, unless --force, which takes the next epoch at
-once and fences the old primary.
+a healthy primary is reachable, unless --force: an election that nodes grant
+even while they hear the primary (which steps down), so it fences the old
+primary. Forced or not, a majority must vote for it, and a node votes only
+for a log at least as complete as its own: promote the replica with the
+highest LSN (engram-repl status).
 
   --url URL   the node's HTTP address, e.g. http://127.0.0.1:8102
   --force     promote even though a primary is reachable
@@ -29,7 +33,7 @@ export async function promoteCommand(argv: string[]): Promise<number> {
   const api = new ApiClient(baseUrl(required(flags.url, 'url', USAGE), USAGE), 30_000);
   const result = await api.promote(flags.force === true).catch((err: unknown) => {
     if (err instanceof ApiError && err.code === 'PromotionRefused') {
-      throw new ApiError(err.status, err.code, err.message, 'engram-repl promote --force takes the next epoch and fences the current primary');
+      throw new ApiError(err.status, err.code, err.message, err.message.includes('did not win') ? 'promote the replica with the highest LSN (engram-repl status): voters refuse a less complete log' : 'engram-repl promote --force fences the current primary (it still needs a majority\'s votes)');
     }
     throw err;
   });
