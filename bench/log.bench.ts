@@ -5,7 +5,8 @@
  * - write latency (append -> durable) at 1K, 10K and 50K entries/s offered,
  *   next to a bare write + fdatasync group-commit loop at the same rate, in
  *   the same run (appending file, and preallocated file).
- * Each figure: median of RUNS runs. `--quick` shortens everything.
+ * Each figure: median of RUNS runs. `--quick` shortens everything;
+ * `BENCH_PART=latency` runs only the latency part.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -94,6 +95,10 @@ const summarize = (l: Float64Array): Latency => ({ p50: quantile(l, 0.5), p99: q
 async function logLatency(rate: number): Promise<Latency> {
   const log = await openLog({ dir: freshDir(), fs: nodeFileSystem });
   log.epoch = 1;
+  // The bare preallocated loop zero-fills its file before it is timed; so
+  // does the log, for its first spare segment (a roll later refills one in
+  // the background: one ~1 s zero-fill per 64 MiB, every ~27 s at 10K/s).
+  await log.spareReady();
   let i = 0;
   const lat = await openLoop(rate, LATENCY_MS, () => {
     const n = i++;
@@ -115,24 +120,26 @@ const medianOf = (runs: Latency[], k: keyof Latency) => median(runs.map((r) => r
 
 console.log(`msgpackr native accelerator: ${isNativeAccelerationEnabled ? 'loaded' : 'NOT loaded'}; entry ~${sampleBytes} bytes on disk; ${RUNS} run(s) per figure`);
 
-const ours: number[] = [];
-const oursNoPrealloc: number[] = [];
-const oursEncoding: number[] = [];
-const bareAppend: number[] = [];
-const barePrealloc: number[] = [];
-for (let r = 0; r < RUNS; r++) {
-  ours.push(await throughput(false));
-  oursNoPrealloc.push(await throughput(false, false));
-  oursEncoding.push(await throughput(true));
-  bareAppend.push(await baselineThroughput(false));
-  barePrealloc.push(await baselineThroughput(true));
+if (process.env['BENCH_PART'] !== 'latency') {
+  const ours: number[] = [];
+  const oursNoPrealloc: number[] = [];
+  const oursEncoding: number[] = [];
+  const bareAppend: number[] = [];
+  const barePrealloc: number[] = [];
+  for (let r = 0; r < RUNS; r++) {
+    ours.push(await throughput(false));
+    oursNoPrealloc.push(await throughput(false, false));
+    oursEncoding.push(await throughput(true));
+    bareAppend.push(await baselineThroughput(false));
+    barePrealloc.push(await baselineThroughput(true));
+  }
+  console.log(`\nunthrottled, ${WRITERS} concurrent writers, append+sync each:`);
+  console.log(`  log.append (record encode + group commit, payload pre-encoded): ${fmt(median(ours))} entries/s   runs: ${ours.map((x) => fmt(x)).join(', ')}`);
+  console.log(`  same, preallocate: false (no spare zero-fill):            ${fmt(median(oursNoPrealloc))} entries/s   runs: ${oursNoPrealloc.map((x) => fmt(x)).join(', ')}`);
+  console.log(`  same + msgpack encode of each entry in the writer:           ${fmt(median(oursEncoding))} entries/s   runs: ${oursEncoding.map((x) => fmt(x)).join(', ')}`);
+  console.log(`  bare write+fdatasync (append file):  ${fmt(median(bareAppend))} entries/s   runs: ${bareAppend.map((x) => fmt(x)).join(', ')}`);
+  console.log(`  bare write+fdatasync (prealloc):     ${fmt(median(barePrealloc))} entries/s   runs: ${barePrealloc.map((x) => fmt(x)).join(', ')}`);
 }
-console.log(`\nunthrottled, ${WRITERS} concurrent writers, append+sync each:`);
-console.log(`  log.append (record encode + group commit, payload pre-encoded): ${fmt(median(ours))} entries/s   runs: ${ours.map((x) => fmt(x)).join(', ')}`);
-console.log(`  same, preallocate: false (no spare zero-fill):            ${fmt(median(oursNoPrealloc))} entries/s   runs: ${oursNoPrealloc.map((x) => fmt(x)).join(', ')}`);
-console.log(`  same + msgpack encode of each entry in the writer:           ${fmt(median(oursEncoding))} entries/s   runs: ${oursEncoding.map((x) => fmt(x)).join(', ')}`);
-console.log(`  bare write+fdatasync (append file):  ${fmt(median(bareAppend))} entries/s   runs: ${bareAppend.map((x) => fmt(x)).join(', ')}`);
-console.log(`  bare write+fdatasync (prealloc):     ${fmt(median(barePrealloc))} entries/s   runs: ${barePrealloc.map((x) => fmt(x)).join(', ')}`);
 
 console.log('\nwrite latency, append -> durable, ms (median of runs):');
 console.log('  offered/s   log p50 / p99 / p999          bare(append) p50 / p99 / p999   bare(prealloc) p50 / p99 / p999   log p99 / bare(append) p99');
