@@ -88,7 +88,7 @@ export const defaultTuning: Tuning = {
   windowBatches: 16,
   windowBytes: 16 * 1024 * 1024,
   heartbeatIntervalMs: 250,
-  connectTimeoutMs: 5000,
+  connectTimeoutMs: 2000,
   handshakeTimeoutMs: 5000,
   keepAliveMs: 10_000,
   backoffScheduleMs: [100, 1000, 10_000, 60_000],

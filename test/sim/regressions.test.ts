@@ -62,4 +62,13 @@ test('seed 801065: a crash in the middle of a rejoin below the snapshot is finis
   assert.ok(result.ok, result.report);
 });
 
+// Seed 1644: a new primary could not reach a replica (connect timeouts of
+// 5 s each), so the replica stayed Healthy for over 12 s while it fell behind
+// (statusMatchesLag). The default connect timeout is now 2 s: three failures
+// make it Failed in about 7 s.
+test('seed 1644: an unreachable replica turns Failed before it has been called Healthy while behind for long', async () => {
+  const result = await runSimulation({ seed: 1644 });
+  assert.ok(result.ok, result.report);
+});
+
 test.run();
