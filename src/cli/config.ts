@@ -30,11 +30,13 @@ export interface ClusterFile {
   /** Default write acknowledgement mode. */
   ack: AckMode;
   failover: { auto: boolean; timeoutMs: number };
+  /** A primary ships records while its own fsync runs (`createNode({ shipBeforeDurable })`). */
+  shipBeforeDurable: boolean;
   /** Tuning knobs set in the file (the rest keep the library defaults). */
   tuning: Partial<Tuning>;
 }
 
-const TOP_LEVEL = ['clusterId', 'nodes', 'primary', 'ack', 'failover', 'tuning'];
+const TOP_LEVEL = ['clusterId', 'nodes', 'primary', 'ack', 'failover', 'shipBeforeDurable', 'tuning'];
 const NODE_FIELDS = ['id', 'replication', 'http'];
 const FAILOVER_FIELDS = ['auto', 'timeoutMs'];
 /** `failover.timeoutMs` is the one place to set the failover timeout. */
@@ -76,6 +78,7 @@ export function parseConfig(raw: unknown, source = 'config'): ClusterFile {
   if (!isObject(failover)) throw bad('failover', 'must be an object like { "auto": true, "timeoutMs": 1500 }', source);
   checkKnown(failover, FAILOVER_FIELDS, 'failover.', source);
   if (failover.auto !== undefined && typeof failover.auto !== 'boolean') throw bad('failover.auto', 'must be true or false', source);
+  if (raw.shipBeforeDurable !== undefined && typeof raw.shipBeforeDurable !== 'boolean') throw bad('shipBeforeDurable', 'must be true or false', source);
   const tuning = raw.tuning ?? {};
   if (!isObject(tuning)) throw bad('tuning', 'must be an object of tuning knobs', source);
   checkKnown(tuning, TUNING_FIELDS, 'tuning.', source);
@@ -110,6 +113,7 @@ export function parseConfig(raw: unknown, source = 'config'): ClusterFile {
     primary: raw.primary,
     ack: (raw.ack as AckMode | undefined) ?? 'local',
     failover: { auto: (failover.auto as boolean | undefined) ?? true, timeoutMs: (failover.timeoutMs as number | undefined) ?? defaultTuning.failoverTimeoutMs },
+    shipBeforeDurable: (raw.shipBeforeDurable as boolean | undefined) ?? true,
     tuning: tuning as Partial<Tuning>,
   };
 }
@@ -139,6 +143,7 @@ export function nodeOptionsFor(config: ClusterFile, id: string, dataDir: string)
     role: id === config.primary ? 'primary' : 'replica',
     ack: config.ack,
     autoFailover: config.failover.auto,
+    shipBeforeDurable: config.shipBeforeDurable,
     tuning: { ...config.tuning, failoverTimeoutMs: config.failover.timeoutMs },
   };
 }

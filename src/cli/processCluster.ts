@@ -101,6 +101,7 @@ export class ProcessCluster {
       primary: 'n1',
       ack: options.ack ?? 'local',
       failover: options.failover ?? { auto: true, timeoutMs: 1500 },
+      shipBeforeDurable: true,
       tuning: options.tuning ?? {},
     };
     parseConfig(config); // a bad option fails here, not in three children

@@ -37,11 +37,14 @@ test('a valid file loads, defaults filled in, and maps to node options', () => {
   assert.equal(config.failover, { auto: true, timeoutMs: 1500 });
   assert.is(config.ack, 'local');
   assert.equal(config.tuning, {});
-  const full = parseConfig({ ...valid(), ack: 'quorum', failover: { auto: false, timeoutMs: 900 }, tuning: { leaseMs: 500, degradedLagMs: 300 } });
+  assert.is(config.shipBeforeDurable, true);
+  assert.is(nodeOptionsFor(config, 'n1', '/data/n1').shipBeforeDurable, true);
+  const full = parseConfig({ ...valid(), ack: 'quorum', failover: { auto: false, timeoutMs: 900 }, shipBeforeDurable: false, tuning: { leaseMs: 500, degradedLagMs: 300 } });
   const options = nodeOptionsFor(full, 'n2', '/data/n2');
   assert.is(options.role, 'replica');
   assert.is(options.ack, 'quorum');
   assert.is(options.autoFailover, false);
+  assert.is(options.shipBeforeDurable, false);
   assert.equal(options.tuning, { leaseMs: 500, degradedLagMs: 300, failoverTimeoutMs: 900 });
   assert.is(nodeOptionsFor(full, 'n1', '/data/n1').role, 'primary');
 });
@@ -62,6 +65,7 @@ const cases: [string, (c: Record<string, unknown>) => unknown, string][] = [
   ['bad ack mode', (c) => ({ ...c, ack: 'majority' }), 'ack'],
   ['failover not an object', (c) => ({ ...c, failover: true }), 'failover'],
   ['failover.auto not boolean', (c) => ({ ...c, failover: { auto: 'yes' } }), 'failover.auto'],
+  ['shipBeforeDurable not boolean', (c) => ({ ...c, shipBeforeDurable: 'no' }), 'shipBeforeDurable'],
   ['failover.timeoutMs negative', (c) => ({ ...c, failover: { timeoutMs: -1 } }), 'failover.timeoutMs'],
   ['unknown failover field', (c) => ({ ...c, failover: { retries: 3 } }), 'failover.retries'],
   ['tuning not an object', (c) => ({ ...c, tuning: 5 }), 'tuning'],
