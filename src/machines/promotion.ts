@@ -52,8 +52,9 @@
  *
  * Leader stickiness: a node `Following` a live primary (heard within
  * `failoverTimeoutMs`) and a `Leading` primary refuse vote requests without
- * adopting their epoch, so a node cut off from the primary cannot depose a
- * primary that a majority still hears by starting elections. For the same
+ * adopting their epoch (a forced promotion's excepted: an operator asked for
+ * it), so a node cut off from the primary cannot depose a primary that a
+ * majority still hears by starting elections. For the same
  * reason the shell turns HEARTBEAT, VOTE_REQUEST and VOTE_REPLY frames into
  * their own events only, and sends `epoch.higher` for any other frame
  * carrying a higher epoch (BATCH, ACK, HELLO, ERROR StaleEpoch, ...).
