@@ -598,15 +598,21 @@ export class ReplicationNode {
     this.#receivers.set(id, session);
   }
 
-  /** Persists metadata changes one at a time, in order. */
-  #saveMeta(patch: Parameters<LocalState['saveMeta']>[0]): void {
+  /**
+   * Persists metadata changes one at a time, in order. A failure is
+   * reported (and `#metaWrites` still settles); a caller that must not go on
+   * without the write awaits the returned promise, which rejects then.
+   */
+  #saveMeta(patch: Parameters<LocalState['saveMeta']>[0]): Promise<void> {
     const state = this.#state;
     if (patch.epoch !== undefined) {
       state.log.epoch = patch.epoch;
       this.metrics.epoch.set(patch.epoch);
     }
     // LocalState runs metadata writes in order: the newest one settles after every earlier one.
-    this.#metaWrites = state.saveMeta(patch).catch((err: unknown) => this.#reportError('writing metadata', err));
+    const write = state.saveMeta(patch);
+    this.#metaWrites = write.catch((err: unknown) => this.#reportError('writing metadata', err));
+    return write;
   }
 
   #onHealthChange(replica: string, change: { from: string; to: string; reason: string }): void {
@@ -816,16 +822,10 @@ export class ReplicationNode {
       this.metrics.appliedLsn.set(this.#state.applier.appliedLsn);
     }
     this.#primaryId = hello.fromId;
-    const sameHistory = () => JSON.stringify(hello.epochHistory) === JSON.stringify(this.#state.meta.epochHistory);
-    if (!sameHistory()) this.#saveMeta({ epochHistory: hello.epochHistory });
-    await this.#metaWrites;
     // Records of the primary's epochs may be appended only under its history, on disk: a failed
-    // write (reported, not thrown, by #saveMeta) must not be followed by them.
-    if (!sameHistory()) {
-      throw new ReplicationError('IoError', `could not persist the epoch history of ${hello.fromId}'s HELLO`, {
-        suggestion: 'check the data directory\'s disk; the primary retries the handshake',
-      });
-    }
+    // write rejects here, and the HELLO is not answered (the primary retries the handshake).
+    if (JSON.stringify(hello.epochHistory) !== JSON.stringify(this.#state.meta.epochHistory)) await this.#saveMeta({ epochHistory: hello.epochHistory });
+    await this.#metaWrites;
   }
 
   /** On the primary: tell the promotion machine when a majority (this node included) was heard within the lease. */

@@ -308,7 +308,7 @@ export class ShipperSession {
         this.#refreshOldestUnapplied();
         this.#shipper?.send({
           type: 'hello.accepted', replicaFlushedLsn: msg.flushedLsn, logFirstLsn: this.#host.firstLsn(),
-          primaryFlushedLsn: this.#host.shippableLsn(), windowEntries: this.#windowEntries(), nowMs: this.#host.clock.now(),
+          primaryLsn: this.#host.shippableLsn(), windowEntries: this.#windowEntries(), nowMs: this.#host.clock.now(),
         });
         return;
       case 'ack':
@@ -342,7 +342,7 @@ export class ShipperSession {
     this.#host.metrics.acks.inc({ replica: this.replica.id });
     this.#host.onProgress(this.replica.id);
     this.#sampleLag(now);
-    this.#shipper?.send({ type: 'progress', ackedLsn: this.#flushed, primaryFlushedLsn: this.#host.shippableLsn(), windowEntries: this.#windowEntries() });
+    this.#shipper?.send({ type: 'progress', ackedLsn: this.#flushed, primaryLsn: this.#host.shippableLsn(), windowEntries: this.#windowEntries() });
     void this.#pump();
   }
 

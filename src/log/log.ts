@@ -341,19 +341,21 @@ export class Log {
 
   /** Resolves once `lsn` is durable (follows the tail). Rejects if the log fails or closes first. */
   waitFlushed(lsn: number): Promise<void> {
-    if (this.#flushedLsn >= lsn) return Promise.resolve();
-    if (this.#failure) return Promise.reject(this.#failure);
-    // While closing, LSNs already appended are still being flushed.
-    if (this.#closed && lsn > this.#lastLsn) return Promise.reject(this.#closedError());
-    return this.#flushWaiters.wait(lsn);
+    return this.#waitUntil(this.#flushedLsn, this.#flushWaiters, lsn);
   }
 
   /** Resolves once `lsn` is published (see `publishedLsn`). Rejects if the log fails or closes first. */
   waitPublished(lsn: number): Promise<void> {
-    if (this.#publishedLsn >= lsn) return Promise.resolve();
+    return this.#waitUntil(this.#publishedLsn, this.#publishWaiters, lsn);
+  }
+
+  /** Resolves once `position` (released through `waiters`) reaches `lsn`. */
+  #waitUntil(position: number, waiters: LsnWaiters, lsn: number): Promise<void> {
+    if (position >= lsn) return Promise.resolve();
     if (this.#failure) return Promise.reject(this.#failure);
+    // While closing, LSNs already appended are still being flushed.
     if (this.#closed && lsn > this.#lastLsn) return Promise.reject(this.#closedError());
-    return this.#publishWaiters.wait(lsn);
+    return waiters.wait(lsn);
   }
 
   /**

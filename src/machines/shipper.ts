@@ -101,7 +101,8 @@ export interface HelloAcceptedEvent {
   readonly replicaFlushedLsn: Lsn;
   /** The first LSN the primary's log still holds (retention may have deleted older ones). */
   readonly logFirstLsn: Lsn;
-  readonly primaryFlushedLsn: Lsn;
+  /** The last LSN the primary may ship: durable, or published when it ships before durable. */
+  readonly primaryLsn: Lsn;
   /** The in-flight window in entries: how far behind counts as catching up. */
   readonly windowEntries: number;
   readonly nowMs: number;
@@ -112,11 +113,11 @@ export interface HelloRejectedEvent extends FailureFields { readonly type: 'hell
 export interface PeerErrorEvent extends FailureFields { readonly type: 'peer.error'; readonly code: string }
 /** The last snapshot chunk and SNAPSHOT_END went out; streaming resumes after `snapshotLsn`. */
 export interface SnapshotSentEvent { readonly type: 'snapshot.sent'; readonly snapshotLsn: Lsn }
-/** One per ACK: the replica's flushed LSN and the primary's, with the current window. */
+/** One per ACK: the replica's flushed LSN and the last LSN the primary may ship, with the current window. */
 export interface ProgressEvent {
   readonly type: 'progress';
   readonly ackedLsn: Lsn;
-  readonly primaryFlushedLsn: Lsn;
+  readonly primaryLsn: Lsn;
   readonly windowEntries: number;
 }
 /** A frame from the replica failed to decode or validate (the shell could not use it). */
@@ -192,7 +193,7 @@ export interface StreamModeChange {
   readonly replicaId: string;
   readonly mode: StreamMode;
   readonly ackedLsn: Lsn;
-  readonly primaryFlushedLsn: Lsn;
+  readonly primaryLsn: Lsn;
 }
 /** Params of `sendSnapshot`: the replica's log ends before the primary's log begins. */
 export interface SendSnapshot {
@@ -215,7 +216,7 @@ export interface ConnectedReport {
   readonly replicaId: string;
   readonly nowMs: number;
   readonly replicaFlushedLsn: Lsn;
-  readonly primaryFlushedLsn: Lsn;
+  readonly primaryLsn: Lsn;
 }
 /** Params of `reportProtocolError` and `stepDown`. */
 export interface CodedMessage {
@@ -424,12 +425,12 @@ export const shipperMachine = setup({
     /** The replica's log ends before the primary's log begins: only a snapshot can bridge the gap. */
     needsSnapshot: ({ event }) => event.type === 'hello.accepted' && event.replicaFlushedLsn + 1 < event.logFirstLsn,
     /** More than a window behind: catch up first. */
-    farBehind: ({ event }) => event.type === 'hello.accepted' && event.primaryFlushedLsn - event.replicaFlushedLsn > event.windowEntries,
+    farBehind: ({ event }) => event.type === 'hello.accepted' && event.primaryLsn - event.replicaFlushedLsn > event.windowEntries,
     /** Within one window of the primary: tailing. */
-    withinWindow: ({ event }) => event.type === 'progress' && event.primaryFlushedLsn - event.ackedLsn <= event.windowEntries,
+    withinWindow: ({ event }) => event.type === 'progress' && event.primaryLsn - event.ackedLsn <= event.windowEntries,
     /** More than fallBehindWindows windows behind while tailing: back to catch-up. */
     fellBehind: ({ context, event }) =>
-      event.type === 'progress' && event.primaryFlushedLsn - event.ackedLsn > context.config.fallBehindWindows * event.windowEntries,
+      event.type === 'progress' && event.primaryLsn - event.ackedLsn > context.config.fallBehindWindows * event.windowEntries,
     staleEpoch: ({ event }) => (event.type === 'hello.rejected' || event.type === 'peer.error') && event.code === 'StaleEpoch',
   },
   delays: {
@@ -560,8 +561,8 @@ export const shipperMachine = setup({
 
 function connectedOf({ context, event }: Args): ConnectedReport {
   return event.type === 'hello.accepted'
-    ? { replicaId: context.replicaId, nowMs: event.nowMs, replicaFlushedLsn: event.replicaFlushedLsn, primaryFlushedLsn: event.primaryFlushedLsn }
-    : { replicaId: context.replicaId, nowMs: context.connectedSinceMs ?? 0, replicaFlushedLsn: context.lastAckedLsn, primaryFlushedLsn: context.lastAckedLsn };
+    ? { replicaId: context.replicaId, nowMs: event.nowMs, replicaFlushedLsn: event.replicaFlushedLsn, primaryLsn: event.primaryLsn }
+    : { replicaId: context.replicaId, nowMs: context.connectedSinceMs ?? 0, replicaFlushedLsn: context.lastAckedLsn, primaryLsn: context.lastAckedLsn };
 }
 
 function startFrom(mode: StreamMode) {
@@ -573,7 +574,7 @@ function modeChange(mode: StreamMode) {
     replicaId: context.replicaId,
     mode,
     ackedLsn: context.lastAckedLsn,
-    primaryFlushedLsn: event.type === 'progress' ? event.primaryFlushedLsn : context.lastAckedLsn,
+    primaryLsn: event.type === 'progress' ? event.primaryLsn : context.lastAckedLsn,
   });
 }
 

@@ -27,10 +27,10 @@ const closed: Ev = { type: 'connection.closed', reason: 'closed', message: 'EOF'
 const protocol: Ev = { type: 'protocol.error', code: 'ChecksumMismatch', message: 'bad ACK crc', jitter: 0.5, nowMs: T };
 const rejected = (code: string): Ev => ({ type: 'hello.rejected', code, message: 'no', jitter: 0.5, nowMs: T });
 const peerError = (code: string): Ev => ({ type: 'peer.error', code, message: 'no', jitter: 0.5, nowMs: T });
-const accepted = (replicaFlushedLsn: number, logFirstLsn: number, primaryFlushedLsn: number): Ev => ({
-  type: 'hello.accepted', replicaFlushedLsn, logFirstLsn, primaryFlushedLsn, windowEntries: 100, nowMs: T,
+const accepted = (replicaFlushedLsn: number, logFirstLsn: number, primaryLsn: number): Ev => ({
+  type: 'hello.accepted', replicaFlushedLsn, logFirstLsn, primaryLsn, windowEntries: 100, nowMs: T,
 });
-const progress = (ackedLsn: number, primaryFlushedLsn: number): Ev => ({ type: 'progress', ackedLsn, primaryFlushedLsn, windowEntries: 100 });
+const progress = (ackedLsn: number, primaryLsn: number): Ev => ({ type: 'progress', ackedLsn, primaryLsn, windowEntries: 100 });
 const sent: Ev = { type: 'snapshot.sent', snapshotLsn: 500 };
 const handshakeTimeout: Ev = { type: SHIPPER_TIMERS.handshakeTimeout };
 const backoffTimer: Ev = { type: SHIPPER_TIMERS.backoff };

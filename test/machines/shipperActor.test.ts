@@ -94,11 +94,11 @@ test('a HELLO_ACK before the timeout cancels it', () => {
   s.send({ type: 'start' });
   s.send(opened(0));
   s.at(4999);
-  s.send({ type: 'hello.accepted', replicaFlushedLsn: 7, logFirstLsn: 1, primaryFlushedLsn: 7, windowEntries: 100, nowMs: 4999 });
+  s.send({ type: 'hello.accepted', replicaFlushedLsn: 7, logFirstLsn: 1, primaryLsn: 7, windowEntries: 100, nowMs: 4999 });
   s.at(60_000);
   assert.is(s.state(), 'Streaming');
   assert.equal(s.log.slice(2), [
-    '4999 reportConnected {"replicaId":"r1","nowMs":4999,"replicaFlushedLsn":7,"primaryFlushedLsn":7}',
+    '4999 reportConnected {"replicaId":"r1","nowMs":4999,"replicaFlushedLsn":7,"primaryLsn":7}',
     '4999 startStreaming {"replicaId":"r1","fromLsn":8,"mode":"tail"}',
   ]);
   s.actor.stop();
@@ -119,19 +119,19 @@ test('a full session: effects with their params, in order', () => {
   const s = shipper();
   s.send({ type: 'start' });
   s.send(opened(0));
-  s.send({ type: 'hello.accepted', replicaFlushedLsn: 5, logFirstLsn: 100, primaryFlushedLsn: 5000, windowEntries: 100, nowMs: 10 });
-  s.send({ type: 'progress', ackedLsn: 5, primaryFlushedLsn: 5000, windowEntries: 100 });
+  s.send({ type: 'hello.accepted', replicaFlushedLsn: 5, logFirstLsn: 100, primaryLsn: 5000, windowEntries: 100, nowMs: 10 });
+  s.send({ type: 'progress', ackedLsn: 5, primaryLsn: 5000, windowEntries: 100 });
   s.send({ type: 'snapshot.sent', snapshotLsn: 4000 });
-  s.send({ type: 'progress', ackedLsn: 4900, primaryFlushedLsn: 5000, windowEntries: 100 });
-  s.send({ type: 'progress', ackedLsn: 4950, primaryFlushedLsn: 5350, windowEntries: 100 });
+  s.send({ type: 'progress', ackedLsn: 4900, primaryLsn: 5000, windowEntries: 100 });
+  s.send({ type: 'progress', ackedLsn: 4950, primaryLsn: 5350, windowEntries: 100 });
   s.send({ type: 'protocol.error', code: 'MalformedMessage', message: 'bad ACK', jitter: 0, nowMs: 20 });
   assert.equal(s.log, [
     '0 openConnection {"replicaId":"r1"}',
     '0 sendHello {"replicaId":"r1"}',
-    '0 reportConnected {"replicaId":"r1","nowMs":10,"replicaFlushedLsn":5,"primaryFlushedLsn":5000}',
+    '0 reportConnected {"replicaId":"r1","nowMs":10,"replicaFlushedLsn":5,"primaryLsn":5000}',
     '0 sendSnapshot {"replicaId":"r1","replicaFlushedLsn":5}',
     '0 startStreaming {"replicaId":"r1","fromLsn":4001,"mode":"catchUp"}',
-    '0 changeStreamMode {"replicaId":"r1","mode":"tail","ackedLsn":4900,"primaryFlushedLsn":5000}',
+    '0 changeStreamMode {"replicaId":"r1","mode":"tail","ackedLsn":4900,"primaryLsn":5000}',
     '0 reportProtocolError {"replicaId":"r1","code":"MalformedMessage","message":"bad ACK"}',
     '0 reportFailure {"replicaId":"r1","reason":"protocol","message":"MalformedMessage: bad ACK","nowMs":20,"consecutiveFailures":1,"circuitOpen":false,"backoffDelayMs":80}',
     '0 closeConnection {"replicaId":"r1"}',

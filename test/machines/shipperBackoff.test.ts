@@ -19,7 +19,7 @@ import {
 
 const BACKOFF = { type: SHIPPER_TIMERS.backoff } as const;
 const failed = (jitter: number, nowMs = 0): ShipperEvent => ({ type: 'connection.failed', reason: 'connect', message: 'ECONNREFUSED', jitter, nowMs });
-const accepted: ShipperEvent = { type: 'hello.accepted', replicaFlushedLsn: 0, logFirstLsn: 1, primaryFlushedLsn: 0, windowEntries: 100, nowMs: 0 };
+const accepted: ShipperEvent = { type: 'hello.accepted', replicaFlushedLsn: 0, logFirstLsn: 1, primaryLsn: 0, windowEntries: 100, nowMs: 0 };
 
 function step(s: ShipperSnapshot, e: ShipperEvent | ShipperTimerEvent) {
   return shipperTransition(s, e);
@@ -88,7 +88,7 @@ test('a successful handshake closes the circuit and restarts the schedule', () =
   const opened = step(last, { type: 'connection.opened', nowMs: 1, jitter: 0.5 }).snapshot;
   const connected = step(opened, accepted);
   assert.is(connected.state, 'Streaming');
-  assert.equal(connected.effects.find((e) => e.type === 'reportConnected')?.params, { replicaId: 'r1', nowMs: 0, replicaFlushedLsn: 0, primaryFlushedLsn: 0 });
+  assert.equal(connected.effects.find((e) => e.type === 'reportConnected')?.params, { replicaId: 'r1', nowMs: 0, replicaFlushedLsn: 0, primaryLsn: 0 });
   assert.is(connected.snapshot.context.circuitOpen, false);
   const again = failures([0.5, 0.5], {}, connected.snapshot).attempts;
   assert.equal(again.map((a) => [a.delayMs, a.report.consecutiveFailures, a.report.circuitOpen]), [[100, 1, false], [1000, 2, false]]);

@@ -19,8 +19,8 @@ import {
 } from '../../src/machines/index.js';
 
 type Ev = ShipperEvent | ShipperTimerEvent;
-const hello = (replicaFlushedLsn: number, logFirstLsn: number, primaryFlushedLsn: number): Ev => ({
-  type: 'hello.accepted', replicaFlushedLsn, logFirstLsn, primaryFlushedLsn, windowEntries: 10, nowMs: 5,
+const hello = (replicaFlushedLsn: number, logFirstLsn: number, primaryLsn: number): Ev => ({
+  type: 'hello.accepted', replicaFlushedLsn, logFirstLsn, primaryLsn, windowEntries: 10, nowMs: 5,
 });
 const events: Ev[] = [
   { type: 'start' },
@@ -34,8 +34,8 @@ const events: Ev[] = [
   { type: 'hello.rejected', code: 'StaleEpoch', message: 'epoch 1 < 2', jitter: 0.5, nowMs: 6 },
   { type: 'peer.error', code: 'LogGap', message: 'gap', jitter: 0.9, nowMs: 7 },
   { type: 'snapshot.sent', snapshotLsn: 300 },
-  { type: 'progress', ackedLsn: 495, primaryFlushedLsn: 500, windowEntries: 10 },
-  { type: 'progress', ackedLsn: 450, primaryFlushedLsn: 500, windowEntries: 10 },
+  { type: 'progress', ackedLsn: 495, primaryLsn: 500, windowEntries: 10 },
+  { type: 'progress', ackedLsn: 450, primaryLsn: 500, windowEntries: 10 },
   { type: 'protocol.error', code: 'MalformedMessage', message: 'bad ACK', jitter: 0.3, nowMs: 8 },
   { type: 'stop' },
   { type: SHIPPER_TIMERS.handshakeTimeout },

@@ -22,13 +22,23 @@ import { withTempDir } from '../helpers/tempDir.js';
 const open = (dir: string) =>
   openLocalState({ dir, fs: nodeFileSystem, nodeId: 'n1', clusterId: 'c', projection: new MemoryStore(), segmentBytes: 4096 });
 
-/** Appends and applies `n` memories of space `notes` (epoch 1), as a node does. */
-async function fill(state: LocalState, n: number): Promise<void> {
+/** Opens the state in `dir` as a node of epoch 1 whose log holds `n` memories of space `notes`, applied as a node applies them. */
+async function openFilled(dir: string, n: number): Promise<LocalState> {
+  const state = await open(dir);
+  await state.saveMeta({ epoch: 1, epochHistory: [{ epoch: 1, startLsn: 1 }] });
   state.log.epoch = 1;
   for (let i = 1; i <= n; i++) state.log.append('notes', `m${i}`, RecordKind.Put, i, encodePayload({ id: `m${i}`, text: 'x'.repeat(60) }), 1_700_000_000_000 + i);
   await state.log.sync();
   const cursor = state.log.cursor(1);
   for (let read = await cursor.next(1 << 20); read !== undefined; read = await cursor.next(1 << 20)) state.applier.applyRecords(read.bytes, read.firstLsn, read.count);
+  return state;
+}
+
+/** Rejoins a primary whose epoch 2 began after `fork`. */
+function rejoinForkingAt(state: LocalState, dir: string, fork: number) {
+  return rejoinPrimary(state, helloForkingAt(fork), {
+    fs: nodeFileSystem, dataDir: dir, emptyProjection: new MemoryStore().snapshot(), onDiscard: () => undefined,
+  });
 }
 
 function helloForkingAt(fork: number): HelloMessage {
@@ -39,16 +49,12 @@ function helloForkingAt(fork: number): HelloMessage {
 }
 
 test('a fork below the local snapshot: state rebuilt from nothing, the records up to the fork still claimed, across a restart', () => withTempDir(async (dir) => {
-  const state = await open(dir);
-  await state.saveMeta({ epoch: 1, epochHistory: [{ epoch: 1, startLsn: 1 }] });
-  await fill(state, 100);
+  const state = await openFilled(dir, 100);
   assert.is(await state.persistSnapshot(), 100);
   await state.log.retainFrom(101); // every segment but the active one
   assert.ok(state.log.firstLsn > 51, `the log now starts at ${state.log.firstLsn}`);
 
-  const cut = await rejoinPrimary(state, helloForkingAt(50), {
-    fs: nodeFileSystem, dataDir: dir, emptyProjection: new MemoryStore().snapshot(), onDiscard: () => undefined,
-  });
+  const cut = await rejoinForkingAt(state, dir, 50);
   assert.ok(cut, 'records after the fork were discarded');
   assert.is(cut.toLsn, 100);
   assert.is(state.log.lastLsn, 0, 'nothing local reaches the fork: the log starts over');
@@ -63,12 +69,8 @@ test('a fork below the local snapshot: state rebuilt from nothing, the records u
 }));
 
 test('a fork the log still reaches: rebuilt to it, nothing claimed', () => withTempDir(async (dir) => {
-  const state = await open(dir);
-  await state.saveMeta({ epoch: 1, epochHistory: [{ epoch: 1, startLsn: 1 }] });
-  await fill(state, 40);
-  const cut = await rejoinPrimary(state, helloForkingAt(30), {
-    fs: nodeFileSystem, dataDir: dir, emptyProjection: new MemoryStore().snapshot(), onDiscard: () => undefined,
-  });
+  const state = await openFilled(dir, 40);
+  const cut = await rejoinForkingAt(state, dir, 30);
   assert.is(cut?.count, 10);
   assert.is(state.log.lastLsn, 30);
   assert.is(state.applier.appliedLsn, 30);
@@ -77,9 +79,7 @@ test('a fork the log still reaches: rebuilt to it, nothing claimed', () => withT
 }));
 
 test('a crash after the cut but before the snapshot past it was deleted: opening finishes the rebuild', () => withTempDir(async (dir) => {
-  const state = await open(dir);
-  await state.saveMeta({ epoch: 1, epochHistory: [{ epoch: 1, startLsn: 1 }] });
-  await fill(state, 60);
+  const state = await openFilled(dir, 60);
   assert.is(await state.persistSnapshot(), 60);
   await state.log.truncateAfter(45); // the cut of a rejoin, then the crash
   await state.log.close();

@@ -7,18 +7,18 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { runSimulation } from '../../src/testing/index.js';
 
+let forced = 0;
 for (let seed = 1; seed <= 60; seed++) {
   test(`seed ${seed} with forced promotions`, async () => {
     const result = await runSimulation({ seed, forcedPromotions: true });
     assert.ok(result.ok, result.report);
     assert.ok(result.steps > 0, 'the run did work');
+    forced += result.faults['forcePromote'] ?? 0;
   });
 }
 
-test('forced promotions are injected (seed 21)', async () => {
-  const result = await runSimulation({ seed: 21, forcedPromotions: true });
-  assert.ok(result.faults['forcePromote']! > 0, JSON.stringify(result.faults));
-  assert.ok(result.ok, result.report);
+test('forced promotions were injected in those runs', () => {
+  assert.ok(forced > 0, `${forced} forced promotions`);
 });
 
 test.run();
