@@ -76,6 +76,8 @@ import { fmt, median, quantile } from './stats.js';
 
 // `npm run bench -- replication` does not forward flags to the bench process: BENCH_QUICK=1 works there.
 const quick = process.argv.includes('--quick') || process.env['BENCH_QUICK'] === '1';
+/** `BENCH_PART=throughput`: only the small-entry throughput phase (RUNS runs), for profiling. */
+const onlyThroughput = process.env['BENCH_PART'] === 'throughput';
 const RUNS = quick ? 1 : 3;
 const SPACES = 50;
 const SMALL_ENTRIES = quick ? 200_000 : 600_000;
@@ -538,7 +540,9 @@ try {
       const s = await throughput(c, SMALL_ENTRIES, SMALL_BATCH, memory);
       results.small.push(s);
       console.log(`  throughput, ${fmt(SMALL_ENTRIES)} memories: ${fmt(s.entriesPerSec)} entries/s applied on both, ${fmt(s.mbPerSec, 1)} MB/s per stream (primary durable ${fmt(s.primaryPerSec)}/s; ${fmt(s.entriesPerGroup)} entries per group commit, ${fmt(s.groupWriteMs, 1)} ms per durable write)${s.snapshotted.length > 0 ? `; retention snapshots on ${s.snapshotted.join(', ')}` : ''}`);
+      console.log(`    CPU per entry: primary ${fmt(s.primaryCpuMicros, 2)} us, each replica ${fmt(s.replicaCpuMicros, 2)} us`);
     });
+    if (onlyThroughput) continue;
     await withCluster(`embed${run}`, async (c) => {
       const e = await throughput(c, EMBED_ENTRIES, EMBED_BATCH, embedded);
       results.embed.push(e);
@@ -557,8 +561,6 @@ try {
     });
   }
 
-  const lagMicros = lagSampleMicros();
-
   console.log(`\n== 1. throughput to 2 replicas (first write -> both replicas applied the last entry) ==`);
   const s = results.small;
   const sRate = median(s.map((x) => x.entriesPerSec));
@@ -572,64 +574,67 @@ try {
   const cpuReplica = median(s.map((x) => x.replicaCpuMicros));
   console.log(`    CPU per entry (user + system): primary ${fmt(cpuPrimary, 2)} us, each replica ${fmt(cpuReplica, 2)} us -> ${fmt(cpuPrimary + 2 * cpuReplica, 2)} us for the cluster,` +
     ` i.e. at most ${fmt((cpus().length * 1e6) / (cpuPrimary + 2 * cpuReplica))} entries/s if all ${cpus().length} cores did nothing else`);
-  const e = results.embed;
-  console.log(`  memories + 768-float embedding (${EMBED_RECORD_BYTES} B records), writeMany x${EMBED_BATCH}, ${fmt(EMBED_ENTRIES)} entries:`);
-  console.log(`    ${fmt(median(e.map((x) => x.entriesPerSec)))} entries/s, ${fmt(median(e.map((x) => x.mbPerSec)), 1)} MB/s per replica stream   runs: ${runsOf(e.map((x) => x.entriesPerSec))}`);
-  console.log(`    CPU per entry: primary ${fmt(median(e.map((x) => x.primaryCpuMicros)), 1)} us, each replica ${fmt(median(e.map((x) => x.replicaCpuMicros)), 1)} us; ${snaps(e)}`);
+  if (!onlyThroughput) {
+    const e = results.embed;
+    console.log(`  memories + 768-float embedding (${EMBED_RECORD_BYTES} B records), writeMany x${EMBED_BATCH}, ${fmt(EMBED_ENTRIES)} entries:`);
+    console.log(`    ${fmt(median(e.map((x) => x.entriesPerSec)))} entries/s, ${fmt(median(e.map((x) => x.mbPerSec)), 1)} MB/s per replica stream   runs: ${runsOf(e.map((x) => x.entriesPerSec))}`);
+    console.log(`    CPU per entry: primary ${fmt(median(e.map((x) => x.primaryCpuMicros)), 1)} us, each replica ${fmt(median(e.map((x) => x.replicaCpuMicros)), 1)} us; ${snaps(e)}`);
 
-  console.log(`\n== 2. lag, open loop, single-entry node.write (${LAG_MS / 1000} s per rate; bare baselines ${BASELINE_MS / 1000} s at the same rate) ==`);
-  for (const rate of LAG_RATES) {
-    const l = results.lag.get(rate)!;
-    const m = (f: (x: LagRun) => number) => median(l.map(f));
-    const ms = (f: (x: LagRun) => number) => fmt(m(f), 2);
-    console.log(`  ${fmt(rate)} entries/s offered:`);
-    console.log(`    write latency p50 / p99: ${ms((x) => x.write.p50)} / ${ms((x) => x.write.p99)} ms;` +
-      ` bare fsync p50 / p99: preallocated ${ms((x) => x.barePrealloc.p50)} / ${ms((x) => x.barePrealloc.p99)} ms, appending ${ms((x) => x.bareAppend.p50)} / ${ms((x) => x.bareAppend.p99)} ms;` +
-      ` write p99 = ${(m((x) => x.write.p99) / m((x) => x.barePrealloc.p99)).toFixed(2)}x preallocated, ${(m((x) => x.write.p99) / m((x) => x.bareAppend.p99)).toFixed(2)}x appending`);
-    console.log(`    apply lag on the replicas (every entry, both replicas) p50 / p99 / max: ${m((x) => x.apply.p50)} / ${m((x) => x.apply.p99)} / ${m((x) => x.applyMax)} ms`);
-    console.log(`    longest event-loop stall: primary ${ms((x) => x.primaryLoopMaxMs)} ms, replicas ${ms((x) => x.replicaLoopMaxMs)} ms; replica GC pause max ${ms((x) => x.gcMaxMs)} ms; ${fmt(m((x) => x.entriesPerBatch), 1)} entries per BATCH;` +
-      ` retention snapshots in ${l.filter((x) => x.primarySnapshotted).length}/${l.length} runs on the primary, ${l.filter((x) => x.replicaSnapshotted).length}/${l.length} on a replica`);
+    console.log(`\n== 2. lag, open loop, single-entry node.write (${LAG_MS / 1000} s per rate; bare baselines ${BASELINE_MS / 1000} s at the same rate) ==`);
+    for (const rate of LAG_RATES) {
+      const l = results.lag.get(rate)!;
+      const m = (f: (x: LagRun) => number) => median(l.map(f));
+      const ms = (f: (x: LagRun) => number) => fmt(m(f), 2);
+      console.log(`  ${fmt(rate)} entries/s offered:`);
+      console.log(`    write latency p50 / p99: ${ms((x) => x.write.p50)} / ${ms((x) => x.write.p99)} ms;` +
+        ` bare fsync p50 / p99: preallocated ${ms((x) => x.barePrealloc.p50)} / ${ms((x) => x.barePrealloc.p99)} ms, appending ${ms((x) => x.bareAppend.p50)} / ${ms((x) => x.bareAppend.p99)} ms;` +
+        ` write p99 = ${(m((x) => x.write.p99) / m((x) => x.barePrealloc.p99)).toFixed(2)}x preallocated, ${(m((x) => x.write.p99) / m((x) => x.bareAppend.p99)).toFixed(2)}x appending`);
+      console.log(`    apply lag on the replicas (every entry, both replicas) p50 / p99 / max: ${m((x) => x.apply.p50)} / ${m((x) => x.apply.p99)} / ${m((x) => x.applyMax)} ms`);
+      console.log(`    longest event-loop stall: primary ${ms((x) => x.primaryLoopMaxMs)} ms, replicas ${ms((x) => x.replicaLoopMaxMs)} ms; replica GC pause max ${ms((x) => x.gcMaxMs)} ms; ${fmt(m((x) => x.entriesPerBatch), 1)} entries per BATCH;` +
+        ` retention snapshots in ${l.filter((x) => x.primarySnapshotted).length}/${l.length} runs on the primary, ${l.filter((x) => x.replicaSnapshotted).length}/${l.length} on a replica`);
+    }
+    const l10 = results.lag.get(10_000)!;
+    const l50 = results.lag.get(50_000)!;
+    const w10 = median(l10.map((x) => x.write.p99));
+    const a10 = median(l10.map((x) => x.apply.p99));
+    const a50 = median(l50.map((x) => x.apply.p99));
+    console.log(`  bars: 10K/s write p99 <= 1.5x bare p99: ${bar(w10 <= 1.5 * median(l10.map((x) => x.barePrealloc.p99)))} vs prealloc, ${bar(w10 <= 1.5 * median(l10.map((x) => x.bareAppend.p99)))} vs append;` +
+      ` 10K/s apply p99 < 15 ms: ${bar(a10 < 15)}; 50K/s apply p99 < 50 ms: ${bar(a50 < 50)}`);
+    console.log(`  apply-lag p99 runs: 10K/s ${runsOf(l10.map((x) => x.apply.p99))}; 50K/s ${runsOf(l50.map((x) => x.apply.p99))}`);
+
+    const u = results.catchUp;
+    const uRate = median(u.map((x) => x.entriesPerSec));
+    console.log(`\n== 3. catch-up (one replica closed, ${fmt(CATCHUP_BACKLOG)} entries written, restarted under ${fmt(CATCHUP_RATE)}/s open-loop writes) ==`);
+    console.log(`  backlog at restart ${fmt(median(u.map((x) => x.backlog)))} entries; applied in ${fmt(median(u.map((x) => x.catchUpMs)))} ms from its first applied record`);
+    console.log(`    ${fmt(uRate)} entries/s   runs: ${runsOf(u.map((x) => x.entriesPerSec))}   [bar >= 200,000/s: ${bar(uRate >= 200_000)}]`);
+    console.log(`  reconnect wait (listening -> first record applied; primary backoff ${BASE_TUNING.backoffScheduleMs!.join('/')} ms): ${fmt(median(u.map((x) => x.reconnectMs)))} ms;` +
+      ` end to end from listening: ${fmt(median(u.map((x) => x.endToEndPerSec)))} entries/s; primary write p99 meanwhile ${fmt(median(u.map((x) => x.writeP99)), 2)} ms`);
+
+    const rss = median(u.map((x) => x.rssGrowthMiB));
+    const buffers = median(u.map((x) => x.rssGrowthMiB - x.arenaGrowthMiB));
+    console.log(`\n== 4. replica RSS during catch-up (max of 100 ms samples - idle RSS after recovery) ==`);
+    console.log(`  +${mib(rss)} MiB (idle ${mib(median(u.map((x) => x.idleRssMiB)))} MiB), of which memory-store arena growth (the caught-up data itself) +${mib(median(u.map((x) => x.arenaGrowthMiB)))} MiB   runs: ${runsOf(u.map((x) => x.rssGrowthMiB), 1)}`);
+    console.log(`  net of the data: +${mib(buffers)} MiB   runs: ${runsOf(u.map((x) => x.rssGrowthMiB - x.arenaGrowthMiB), 1)}   [bar: stream buffers < 100 MB: ${bar(buffers * 2 ** 20 < 100e6)}]`);
+    console.log(`  the replica took a retention snapshot (whole store, synchronous) while catching up in ${u.filter((x) => x.replicaSnapshotted).length}/${u.length} runs;` +
+      ` caught up by snapshot from the primary in ${u.filter((x) => x.snapshots > 0).length}/${u.length} runs`);
+    console.log(`  peak growth over idle by kind: V8 heap reserved +${mib(median(u.map((x) => x.heapTotalGrowthMiB)))} MiB (used +${mib(median(u.map((x) => x.heapUsedGrowthMiB)))} MiB),` +
+      ` ArrayBuffers (socket/log/frame buffers + arenas) +${mib(median(u.map((x) => x.arrayBuffersGrowthMiB)))} MiB`);
+
+    const lagMicros = lagSampleMicros();
+    const ticks = 2 * HEARTBEATS_PER_SEC_PER_REPLICA;
+    const pct = (acksPerSec: number) => (lagMicros * (acksPerSec + ticks)) / 1e6 * 100;
+    const tputAcks = median(s.map((x) => x.acksPerSec));
+    console.log(`\n== 5. lag-monitoring CPU on the primary ==`);
+    console.log(`  one lag sample (lag arithmetic + 2 gauge sets + lag.sample into a replica-health actor), timed in isolation over ${fmt(LAG_SAMPLE_ITERATIONS)} calls: ${fmt(lagMicros, 2)} us CPU`);
+    console.log(`  the health machine gets one sample per heartbeat tick per replica (${ticks}/s): ${(((lagMicros * ticks) / 1e6) * 100).toFixed(4)}% of one core   [seed bar < 0.01%]`);
+    console.log(`  each ACK also updates the lag gauges (no xstate event); upper bound counting the full sample cost per ACK, % of one core:`);
+    console.log(`    throughput run: ${fmt(tputAcks)} ACKs/s -> ${pct(tputAcks).toFixed(3)}%`);
+    for (const rate of LAG_RATES) {
+      const acks = median(results.lag.get(rate)!.map((x) => x.acksPerSec));
+      console.log(`    ${fmt(rate)}/s lag run: ${fmt(acks)} ACKs/s -> ${pct(acks).toFixed(3)}%`);
+    }
+    console.log(`    idle (heartbeat ticks + their ACKs, ${2 * ticks}/s): at most ${(((lagMicros * 2 * ticks) / 1e6) * 100).toFixed(4)}%`);
   }
-  const l10 = results.lag.get(10_000)!;
-  const l50 = results.lag.get(50_000)!;
-  const w10 = median(l10.map((x) => x.write.p99));
-  const a10 = median(l10.map((x) => x.apply.p99));
-  const a50 = median(l50.map((x) => x.apply.p99));
-  console.log(`  bars: 10K/s write p99 <= 1.5x bare p99: ${bar(w10 <= 1.5 * median(l10.map((x) => x.barePrealloc.p99)))} vs prealloc, ${bar(w10 <= 1.5 * median(l10.map((x) => x.bareAppend.p99)))} vs append;` +
-    ` 10K/s apply p99 < 15 ms: ${bar(a10 < 15)}; 50K/s apply p99 < 50 ms: ${bar(a50 < 50)}`);
-  console.log(`  apply-lag p99 runs: 10K/s ${runsOf(l10.map((x) => x.apply.p99))}; 50K/s ${runsOf(l50.map((x) => x.apply.p99))}`);
-
-  const u = results.catchUp;
-  const uRate = median(u.map((x) => x.entriesPerSec));
-  console.log(`\n== 3. catch-up (one replica closed, ${fmt(CATCHUP_BACKLOG)} entries written, restarted under ${fmt(CATCHUP_RATE)}/s open-loop writes) ==`);
-  console.log(`  backlog at restart ${fmt(median(u.map((x) => x.backlog)))} entries; applied in ${fmt(median(u.map((x) => x.catchUpMs)))} ms from its first applied record`);
-  console.log(`    ${fmt(uRate)} entries/s   runs: ${runsOf(u.map((x) => x.entriesPerSec))}   [bar >= 200,000/s: ${bar(uRate >= 200_000)}]`);
-  console.log(`  reconnect wait (listening -> first record applied; primary backoff ${BASE_TUNING.backoffScheduleMs!.join('/')} ms): ${fmt(median(u.map((x) => x.reconnectMs)))} ms;` +
-    ` end to end from listening: ${fmt(median(u.map((x) => x.endToEndPerSec)))} entries/s; primary write p99 meanwhile ${fmt(median(u.map((x) => x.writeP99)), 2)} ms`);
-
-  const rss = median(u.map((x) => x.rssGrowthMiB));
-  const buffers = median(u.map((x) => x.rssGrowthMiB - x.arenaGrowthMiB));
-  console.log(`\n== 4. replica RSS during catch-up (max of 100 ms samples - idle RSS after recovery) ==`);
-  console.log(`  +${mib(rss)} MiB (idle ${mib(median(u.map((x) => x.idleRssMiB)))} MiB), of which memory-store arena growth (the caught-up data itself) +${mib(median(u.map((x) => x.arenaGrowthMiB)))} MiB   runs: ${runsOf(u.map((x) => x.rssGrowthMiB), 1)}`);
-  console.log(`  net of the data: +${mib(buffers)} MiB   runs: ${runsOf(u.map((x) => x.rssGrowthMiB - x.arenaGrowthMiB), 1)}   [bar: stream buffers < 100 MB: ${bar(buffers * 2 ** 20 < 100e6)}]`);
-  console.log(`  the replica took a retention snapshot (whole store, synchronous) while catching up in ${u.filter((x) => x.replicaSnapshotted).length}/${u.length} runs;` +
-    ` caught up by snapshot from the primary in ${u.filter((x) => x.snapshots > 0).length}/${u.length} runs`);
-  console.log(`  peak growth over idle by kind: V8 heap reserved +${mib(median(u.map((x) => x.heapTotalGrowthMiB)))} MiB (used +${mib(median(u.map((x) => x.heapUsedGrowthMiB)))} MiB),` +
-    ` ArrayBuffers (socket/log/frame buffers + arenas) +${mib(median(u.map((x) => x.arrayBuffersGrowthMiB)))} MiB`);
-
-  const ticks = 2 * HEARTBEATS_PER_SEC_PER_REPLICA;
-  const pct = (acksPerSec: number) => (lagMicros * (acksPerSec + ticks)) / 1e6 * 100;
-  const tputAcks = median(s.map((x) => x.acksPerSec));
-  console.log(`\n== 5. lag-monitoring CPU on the primary ==`);
-  console.log(`  one lag sample (lag arithmetic + 2 gauge sets + lag.sample into a replica-health actor), timed in isolation over ${fmt(LAG_SAMPLE_ITERATIONS)} calls: ${fmt(lagMicros, 2)} us CPU`);
-  console.log(`  the health machine gets one sample per heartbeat tick per replica (${ticks}/s): ${(((lagMicros * ticks) / 1e6) * 100).toFixed(4)}% of one core   [seed bar < 0.01%]`);
-  console.log(`  each ACK also updates the lag gauges (no xstate event); upper bound counting the full sample cost per ACK, % of one core:`);
-  console.log(`    throughput run: ${fmt(tputAcks)} ACKs/s -> ${pct(tputAcks).toFixed(3)}%`);
-  for (const rate of LAG_RATES) {
-    const acks = median(results.lag.get(rate)!.map((x) => x.acksPerSec));
-    console.log(`    ${fmt(rate)}/s lag run: ${fmt(acks)} ACKs/s -> ${pct(acks).toFixed(3)}%`);
-  }
-  console.log(`    idle (heartbeat ticks + their ACKs, ${2 * ticks}/s): at most ${(((lagMicros * 2 * ticks) / 1e6) * 100).toFixed(4)}%`);
   console.log(`\nload average at end: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
 } finally {
   await killAllReplicas();
