@@ -4,7 +4,10 @@
  * session performs it: dials, speaks HELLO, ships log ranges as BATCH frames
  * within a window bounded in batches and bytes (pipelined, socket
  * back-pressure respected), turns ACKs into positions and lag, and feeds the
- * replica-health machine one `lag.sample` per ACK or heartbeat tick.
+ * replica-health machine one `lag.sample` per heartbeat tick. While the
+ * replica is unreachable the tick goes on without a connection: the time lag
+ * is the age of the oldest record it lacks, so a replica that misses writes
+ * turns Lagging, then Degraded, before its failed reconnects make it Failed.
  *
  * @example
  * const session = new ShipperSession(host, { id: 'n2', replication: '10.0.0.2:7101' })
@@ -96,6 +99,10 @@ export class ShipperSession {
   #inflight: InFlight[] = [];
   #inflightBytes = 0;
   #heartbeat: unknown;
+  /** The lag tick while not streaming (see {@link ShipperSession.closeConnection}). */
+  #offlineTick: unknown;
+  /** True once a HELLO_ACK told this session where the replica is (no lag is claimed before). */
+  #positionKnown = false;
   #sent = 0;
   #received = 0;
   #flushed = 0;
@@ -132,6 +139,8 @@ export class ShipperSession {
     this.#stopped = true;
     this.#shipper?.send({ type: 'stop' });
     this.closeConnection();
+    if (this.#offlineTick !== undefined) this.#host.clock.clearTimeout(this.#offlineTick);
+    this.#offlineTick = undefined;
   }
 
   /** The replica's durable position (from its ACKs). */
@@ -242,6 +251,26 @@ export class ShipperSession {
     this.#heartbeat = undefined;
     this.#connection?.destroy();
     this.#connection = undefined;
+    this.#scheduleOfflineTick();
+  }
+
+  /**
+   * Keeps sampling lag at the heartbeat period while there is no stream: the
+   * replica's last known applied LSN against what this node has since
+   * written. Nothing is claimed before the first HELLO_ACK of this session
+   * (the replica's position is unknown until then).
+   */
+  #scheduleOfflineTick(): void {
+    if (this.#stopped || this.#offlineTick !== undefined) return;
+    this.#offlineTick = this.#host.clock.setTimeout(() => {
+      this.#offlineTick = undefined;
+      if (this.#stopped || this.#streaming) return;
+      if (this.#positionKnown) {
+        if (this.#oldestUnappliedTs === undefined) this.#refreshOldestUnapplied();
+        else this.#sampleLag(this.#host.clock.now(), true);
+      }
+      this.#scheduleOfflineTick();
+    }, this.#host.tuning.heartbeatIntervalMs);
   }
 
   reportFailure(reason: string, message: string, nowMs: number): void {
@@ -303,6 +332,7 @@ export class ShipperSession {
       case 'helloAck':
         this.#received = this.#flushed = msg.flushedLsn;
         this.#applied = msg.appliedLsn;
+        this.#positionKnown = true;
         // Positions may have moved while disconnected: forget the old age and look it up again.
         this.#oldestUnappliedTs = undefined;
         this.#refreshOldestUnapplied();
@@ -378,9 +408,10 @@ export class ShipperSession {
    */
   #refreshOldestUnapplied(): void {
     if (this.#host.shippableLsn() <= this.#applied) return;
-    const generation = this.#generation;
-    void this.#host.timestampOf(this.#applied + 1).then((ts) => {
-      if (ts !== undefined && generation === this.#generation) {
+    const applied = this.#applied;
+    void this.#host.timestampOf(applied + 1).then((ts) => {
+      // Still the replica's position: the answer holds (across reconnects too).
+      if (ts !== undefined && applied === this.#applied && !this.#stopped) {
         this.#oldestUnappliedTs = ts;
         this.#sampleLag(this.#host.clock.now(), true);
       }
