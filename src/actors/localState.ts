@@ -66,6 +66,7 @@ export class LocalState {
   readonly #dir: string;
 
   #metaWrite: Promise<void> = Promise.resolve();
+  #rewrite: Promise<unknown> = Promise.resolve();
 
   constructor(fs: FileSystem, dir: string, log: Log, meta: NodeMeta, ledger: SpaceLedger, projection: Projection, snapshotLsn: number) {
     this.#fs = fs;
@@ -97,6 +98,19 @@ export class LocalState {
     });
     this.#metaWrite = write.catch(() => undefined);
     return write;
+  }
+
+  /**
+   * Runs `operation` once every operation started earlier through here has
+   * finished. Whatever rewrites the log's history or the snapshot file goes
+   * through it (retention, a rejoin's cut and rebuild, a snapshot install):
+   * retention deciding from a snapshot that a rebuild is about to discard
+   * would delete segments the rebuild still has to replay.
+   */
+  exclusive<T>(operation: () => Promise<T>): Promise<T> {
+    const run = this.#rewrite.then(operation);
+    this.#rewrite = run.catch(() => undefined);
+    return run;
   }
 
   /** Epoch of the record at `lsn` according to the epoch history (0 for LSN 0). */

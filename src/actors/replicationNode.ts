@@ -578,7 +578,7 @@ export class ReplicationNode {
       },
       acceptsStreams: () => this.#role === 'replica',
       installSnapshot: async (bytes, epochHistory) => {
-        const snapshot = await state.installSnapshot(bytes, epochHistory);
+        const snapshot = await state.exclusive(() => state.installSnapshot(bytes, epochHistory));
         this.#assignedSeq.clear();
         this.metrics.snapshotsInstalled.inc();
         this.metrics.appliedLsn.set(state.applier.appliedLsn);
@@ -809,14 +809,14 @@ export class ReplicationNode {
   /** Before answering a primary's HELLO: cut a divergent tail, then adopt its epoch history. */
   async #followPrimary(hello: HelloMessage): Promise<void> {
     await this.#transition;
-    const cut = await rejoinPrimary(this.#state, hello, {
+    const cut = await this.#state.exclusive(() => rejoinPrimary(this.#state, hello, {
       fs: this.#ports.fs, dataDir: this.#options.dataDir, emptyProjection: this.#emptyProjection,
       onDiscard: (range) => {
         this.metrics.discardedEntries.inc(range.count);
         this.#logger.warn('discarded a divergent tail', { ...range });
         this.#events.emit('truncated', range);
       },
-    });
+    }));
     if (cut !== undefined) {
       this.#assignedSeq.clear();
       this.metrics.appliedLsn.set(this.#state.applier.appliedLsn);
@@ -881,7 +881,8 @@ export class ReplicationNode {
     if (this.#retaining || this.#closing !== undefined) return;
     this.#retaining = true;
     try {
-      await retainLog(this.#state, [...this.#shippers.values()].map((s) => s.flushedLsn), this.#options.tuning);
+      const state = this.#state;
+      await state.exclusive(() => retainLog(state, [...this.#shippers.values()].map((s) => s.flushedLsn), this.#options.tuning));
     } catch (err) {
       this.#reportError('retention', err);
     } finally {
