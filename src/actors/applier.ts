@@ -2,17 +2,19 @@
  * Folds whole log records (a durable group on the primary, a received batch
  * on a replica) into the node's state: the space ledger (sequences, digests)
  * and the projection. One call per group or batch; per record it only reads
- * header fields and decodes the space and key strings. The record object
- * handed to the projection is reused between records (its fields, like the
- * payload view, are valid only during `apply`).
+ * header fields (the space string is decoded once per run of records of one
+ * space). The record handed to the projection is one {@link RecordView}
+ * moved from record to record: its key and payload are made only if read,
+ * and are valid only during `apply`.
  *
  * @example
  * log.onDurable((bytes, firstLsn, count) => applier.applyRecords(bytes, firstLsn, count))
  */
 import { ReplicationError } from '../errors.js';
-import type { AppliedRecord, Projection } from '../store/reducer.js';
+import type { Projection } from '../store/reducer.js';
 import { RECORD_HEADER_BYTES, RecordOffset } from '../wire/record.js';
-import { readU64, viewOf } from '../wire/u64.js';
+import { RecordView } from '../wire/recordView.js';
+import { viewOf } from '../wire/u64.js';
 import type { SpaceLedger } from './spaceLedger.js';
 
 const utf8 = new TextDecoder('utf-8', { ignoreBOM: true });
@@ -20,7 +22,7 @@ const utf8 = new TextDecoder('utf-8', { ignoreBOM: true });
 export class Applier {
   readonly #ledger: SpaceLedger;
   readonly #projection: Projection;
-  readonly #record: AppliedRecord = { lsn: 0, seq: 0, epoch: 0, timestampMs: 0, kind: 0, space: '', key: '', payload: new Uint8Array(0) };
+  readonly #record = new RecordView();
   #appliedLsn: number;
   #lastSpaceBytes = new Uint8Array(0);
   #lastSpace = '';
@@ -57,20 +59,10 @@ export class Applier {
         if (lsn !== this.#appliedLsn + 1) {
           throw new ReplicationError('LogGap', `cannot apply LSN ${lsn}: applied up to ${this.#appliedLsn}`);
         }
-        const spaceLength = bytes[offset + RecordOffset.spaceLength]!;
-        const keyLength = view.getUint16(offset + RecordOffset.keyLength, true);
         const spaceStart = offset + RECORD_HEADER_BYTES;
-        const keyStart = spaceStart + spaceLength;
-        const payloadStart = keyStart + keyLength;
-        record.lsn = lsn;
-        record.seq = readU64(view, offset + RecordOffset.seq);
-        record.timestampMs = readU64(view, offset + RecordOffset.timestampMs);
-        record.epoch = view.getUint32(offset + RecordOffset.epoch, true);
-        record.kind = bytes[offset + RecordOffset.kind]!;
-        record.space = this.#space(bytes, spaceStart, keyStart);
-        record.key = keyLength === 0 ? '' : utf8.decode(bytes.subarray(keyStart, payloadStart));
-        record.payload = bytes.subarray(payloadStart, offset + length);
-        this.#ledger.apply(record.space, record.seq, view.getUint32(offset + RecordOffset.crc, true));
+        const space = this.#space(bytes, spaceStart, spaceStart + bytes[offset + RecordOffset.spaceLength]!);
+        record.moveTo(bytes, offset, lsn, space, view);
+        this.#ledger.apply(space, record.seq, view.getUint32(offset + RecordOffset.crc, true));
         this.#projection.apply(record);
         this.#appliedLsn = lsn;
       }

@@ -24,14 +24,19 @@ const SEED_2 = 0x2545f491;
 
 export class SpaceLedger {
   #spaces = new Map<string, SpaceEntry>();
+  /** The entry of the space last applied to (records come in runs of one space). */
+  #last: SpaceEntry | undefined;
+  #lastName = '';
 
   /** Folds one applied record of `space` with per-space `seq` and record CRC `crc`. */
   apply(space: string, seq: number, crc: number): void {
-    let e = this.#spaces.get(space);
+    let e = space === this.#lastName ? this.#last : this.#spaces.get(space);
     if (e === undefined) {
       e = { lastSeq: 0, records: 0, h1: SEED_1, h2: SEED_2 };
       this.#spaces.set(space, e);
     }
+    this.#last = e;
+    this.#lastName = space;
     e.lastSeq = seq;
     e.records++;
     let h1 = Math.imul(e.h1 ^ crc, 0x9e3779b1);
@@ -84,5 +89,7 @@ export class SpaceLedger {
       next.set(row[0], { lastSeq: row[1], records: row[2], h1: row[3], h2: row[4] });
     }
     this.#spaces = next;
+    this.#last = undefined;
+    this.#lastName = '';
   }
 }

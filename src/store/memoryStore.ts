@@ -39,6 +39,7 @@ import { ReplicationError } from '../errors.js';
 import { RecordKind } from '../types.js';
 import { decodePayload } from '../wire/payload.js';
 import { KEY_MAX_BYTES, SPACE_MAX_BYTES } from '../wire/record.js';
+import { RecordView } from '../wire/recordView.js';
 import type { ArenaOptions, ArenaStats } from './arena.js';
 import { KEY_PREFIX_BYTES, encodeKey, hashKey } from './memoryTable.js';
 import { readMemoryStoreSnapshot, writeMemoryStoreSnapshot } from './memoryStoreSnapshot.js';
@@ -99,6 +100,9 @@ const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 export class MemoryStore implements Projection {
   readonly #arenaOptions: ArenaOptions;
   #state: StoreState;
+  /** The space last written to (records come in runs of one space); cleared when spaces go away. */
+  #lastSpace: SpaceState | undefined;
+  #lastSpaceName = '';
 
   constructor(options: MemoryStoreOptions = {}) {
     this.#arenaOptions = options.chunkBytes === undefined ? {} : { chunkBytes: options.chunkBytes, minChunkBytes: options.chunkBytes };
@@ -109,9 +113,13 @@ export class MemoryStore implements Projection {
   apply(record: AppliedRecord): void {
     switch (record.kind) {
       case RecordKind.Put: {
-        const n = checkedKey(record.key, 'put');
+        // A RecordView's key is used where it lies, without decoding it to a string and back.
+        const inPlace = record instanceof RecordView;
+        const keyBytes = inPlace ? record.source : keyScratch;
+        const from = inPlace ? record.keyStart : 0;
+        const n = inPlace ? checkedKeyLength(record.keyLength, 'put') : checkedKey(record.key, 'put');
         const space = this.#spaceFor(record.space);
-        space.memories.put(keyScratch, n, hashKey(keyScratch, n), record.payload);
+        space.memories.put(keyBytes, n, hashKey(keyBytes, n, from), record.payload, from);
         space.arena.settle();
         break;
       }
@@ -122,7 +130,7 @@ export class MemoryStore implements Projection {
         space.memories.delete(keyScratch, n, hashKey(keyScratch, n));
         // links are keyed by the id as splitLinkKey normalises it (via UTF-8)
         this.#unlinkAll(space, n === record.key.length ? record.key : utf8Decoder.decode(keyScratch.subarray(0, n)));
-        if (space.memories.size === 0 && space.edges === 0) this.#state.spaces.delete(record.space);
+        if (space.memories.size === 0 && space.edges === 0) this.#forgetSpace(record.space);
         else space.arena.settle();
         break;
       }
@@ -215,6 +223,7 @@ export class MemoryStore implements Projection {
   /** Replaces the store with a snapshot; throws `Corruption` on bad bytes and then keeps the current state. */
   restore(bytes: Uint8Array): void {
     this.#state = readMemoryStoreSnapshot(bytes, this.#emptyState());
+    this.#lastSpace = undefined;
   }
 
   /** Current sizes (memories, links, arena bytes). */
@@ -239,8 +248,19 @@ export class MemoryStore implements Projection {
   }
 
   #spaceFor(name: string): SpaceState {
-    const existing = this.#state.spaces.get(name);
-    if (existing !== undefined) return existing;
+    if (name === this.#lastSpaceName && this.#lastSpace !== undefined) return this.#lastSpace;
+    const existing = this.#state.spaces.get(name) ?? this.#newSpace(name);
+    this.#lastSpace = existing;
+    this.#lastSpaceName = name;
+    return existing;
+  }
+
+  #forgetSpace(name: string): void {
+    this.#state.spaces.delete(name);
+    this.#lastSpace = undefined;
+  }
+
+  #newSpace(name: string): SpaceState {
     const bytes = utf8.encode(name).length;
     if (bytes < 1 || bytes > SPACE_MAX_BYTES) {
       throw new ReplicationError('InvalidEntry', `space name must be 1..${SPACE_MAX_BYTES} UTF-8 bytes, got ${bytes}`);
@@ -295,7 +315,11 @@ function payloadView(space: SpaceState, handle: number): Uint8Array {
 
 /** Encodes `key` into the shared scratch and checks it is 1..KEY_MAX_BYTES bytes. */
 function checkedKey(key: string, what: string): number {
-  const n = encodeKey(key, keyScratch);
+  return checkedKeyLength(encodeKey(key, keyScratch), what);
+}
+
+/** `n` when it is a valid key length in UTF-8 bytes; else throws `InvalidEntry`. */
+function checkedKeyLength(n: number, what: string): number {
   if (n <= 0 || n > KEY_MAX_BYTES) {
     throw new ReplicationError('InvalidEntry', `a ${what} record needs a memory id of 1..${KEY_MAX_BYTES} UTF-8 bytes as its key`,
       { suggestion: 'put the memory id in the record key' });
