@@ -2,10 +2,10 @@
  * Folds whole log records (a durable group on the primary, a received batch
  * on a replica) into the node's state: the space ledger (sequences, digests)
  * and the projection. One call per group or batch; per record it only reads
- * header fields (the space string is decoded once per run of records of one
- * space). The record handed to the projection is one {@link RecordView}
- * moved from record to record: its key and payload are made only if read,
- * and are valid only during `apply`.
+ * header fields (space names are decoded once and then found by their
+ * bytes, {@link SpaceNames}). The record handed to the projection is one
+ * {@link RecordView} moved from record to record: its key and payload are
+ * made only if read, and are valid only during `apply`.
  *
  * @example
  * log.onDurable((bytes, firstLsn, count) => applier.applyRecords(bytes, firstLsn, count))
@@ -16,16 +16,14 @@ import { RECORD_HEADER_BYTES, RecordOffset } from '../wire/record.js';
 import { RecordView } from '../wire/recordView.js';
 import { viewOf } from '../wire/u64.js';
 import type { SpaceLedger } from './spaceLedger.js';
-
-const utf8 = new TextDecoder('utf-8', { ignoreBOM: true });
+import { SpaceNames } from './spaceNames.js';
 
 export class Applier {
   readonly #ledger: SpaceLedger;
   readonly #projection: Projection;
   readonly #record = new RecordView();
   #appliedLsn: number;
-  #lastSpaceBytes = new Uint8Array(0);
-  #lastSpace = '';
+  readonly #spaces = new SpaceNames();
 
   constructor(ledger: SpaceLedger, projection: Projection, appliedLsn: number) {
     this.#ledger = ledger;
@@ -60,7 +58,7 @@ export class Applier {
           throw new ReplicationError('LogGap', `cannot apply LSN ${lsn}: applied up to ${this.#appliedLsn}`);
         }
         const spaceStart = offset + RECORD_HEADER_BYTES;
-        const space = this.#space(bytes, spaceStart, spaceStart + bytes[offset + RecordOffset.spaceLength]!);
+        const space = this.#spaces.decode(bytes, spaceStart, spaceStart + bytes[offset + RecordOffset.spaceLength]!);
         record.moveTo(bytes, offset, lsn, space, view);
         this.#ledger.apply(space, record.seq, view.getUint32(offset + RecordOffset.crc, true));
         this.#projection.apply(record);
@@ -68,23 +66,5 @@ export class Applier {
       }
       offset += length;
     }
-  }
-
-  /** Decodes a space name, reusing the last string when the bytes repeat. */
-  #space(bytes: Uint8Array, start: number, end: number): string {
-    const last = this.#lastSpaceBytes;
-    if (end - start === last.length) {
-      let same = true;
-      for (let i = 0; i < last.length; i++) {
-        if (bytes[start + i] !== last[i]) {
-          same = false;
-          break;
-        }
-      }
-      if (same) return this.#lastSpace;
-    }
-    this.#lastSpaceBytes = bytes.slice(start, end);
-    this.#lastSpace = utf8.decode(this.#lastSpaceBytes);
-    return this.#lastSpace;
   }
 }

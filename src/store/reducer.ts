@@ -23,7 +23,9 @@ import { SNAPSHOT_HEADER_BYTES, beginSnapshot, corrupt, openSnapshot, sealSnapsh
 /**
  * What a projection sees for each applied record: the record header fields
  * and its payload. `payload` is a view into the batch or log buffer that is
- * valid only during the `apply` call: copy what you keep.
+ * valid only during the `apply` call, and the node hands every call the same
+ * object moved to the next record (its `key` and `payload` made on first
+ * read): copy the fields you keep, never the object.
  *
  * @example
  * const r = readRecord(bytes) // a DecodedRecord is an AppliedRecord
