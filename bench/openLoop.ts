@@ -14,7 +14,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 /** How long the generator sleeps between bursts. */
 export const PACER_TICK_MS = 1;
 
-/** Latencies in ms of every operation issued at `ratePerSec` for `durationMs`. */
+/**
+ * Latencies in ms of every operation issued at `ratePerSec` for `durationMs`,
+ * sorted; an operation that rejected counts as `Infinity` (see {@link refusedCount}).
+ */
 export async function openLoop(ratePerSec: number, durationMs: number, op: () => Promise<unknown>): Promise<Float64Array> {
   const total = Math.floor((ratePerSec * durationMs) / 1000);
   const latencies = new Float64Array(total);
@@ -28,8 +31,10 @@ export async function openLoop(ratePerSec: number, durationMs: number, op: () =>
     while (issued < due) {
       const i = issued++;
       const dueAt = start + (i * 1000) / ratePerSec;
-      op().then(() => {
-        latencies[i] = performance.now() - dueAt;
+      op().then(
+        () => { latencies[i] = performance.now() - dueAt; },
+        () => { latencies[i] = Number.POSITIVE_INFINITY; }, // refused (e.g. Overloaded): counted, never hidden
+      ).finally(() => {
         if (++completed === total) allDone();
       });
     }
@@ -37,4 +42,11 @@ export async function openLoop(ratePerSec: number, durationMs: number, op: () =>
   }
   await finished;
   return latencies.sort();
+}
+
+/** How many operations of an {@link openLoop} result were refused (sorted: they are at the end). */
+export function refusedCount(latencies: Float64Array): number {
+  let n = 0;
+  for (let i = latencies.length - 1; i >= 0 && latencies[i] === Number.POSITIVE_INFINITY; i--) n++;
+  return n;
 }

@@ -71,7 +71,7 @@ import {
   freePorts, histogramQuantile, killAllReplicas, makeTempDir, mergeHistograms, removeTempDir, startReplica, wallNow,
 } from './cluster.js';
 import { FsyncBaseline } from './fsyncBaseline.js';
-import { PACER_TICK_MS, openLoop } from './openLoop.js';
+import { PACER_TICK_MS, openLoop, refusedCount } from './openLoop.js';
 import { fmt, median, quantile } from './stats.js';
 
 // `npm run bench -- replication` does not forward flags to the bench process: BENCH_QUICK=1 works there.
@@ -303,6 +303,8 @@ const summarize = (sorted: ArrayLike<number>): Latency => ({ p50: quantile(sorte
 
 interface LagRun {
   write: Latency;
+  /** Writes refused (Overloaded: the primary fell behind the offered rate); counted as infinite latency. */
+  refused: number;
   bareAppend: Latency;
   barePrealloc: Latency;
   apply: Latency;
@@ -358,7 +360,7 @@ async function lagAt(c: Cluster, rate: number): Promise<LagRun> {
   const bareAppend = await bareLatency(c.root, rate, false);
   const barePrealloc = await bareLatency(c.root, rate, true);
   return {
-    write: summarize(writes), bareAppend, barePrealloc,
+    write: summarize(writes), refused: refusedCount(writes), bareAppend, barePrealloc,
     apply: { p50: histogramQuantile(lag, 0.5), p99: histogramQuantile(lag, 0.99) },
     applyMax: histogramQuantile(lag, 1),
     gcMaxMs: Math.max(...reports.map((r) => r.gc.maxMs)),
@@ -553,6 +555,7 @@ try {
         const l = await lagAt(c, rate);
         results.lag.get(rate)!.push(l);
         console.log(`  ${fmt(rate)}/s: write p99 ${fmt(l.write.p99, 2)} ms (bare prealloc ${fmt(l.barePrealloc.p99, 2)}, append ${fmt(l.bareAppend.p99, 2)}), apply lag p99 ${l.apply.p99} ms; stalls: primary ${fmt(l.primaryLoopMaxMs)} ms, replicas ${fmt(l.replicaLoopMaxMs)} ms` +
+          `${l.refused > 0 ? `; ${fmt(l.refused)} writes REFUSED (Overloaded)` : ''}` +
           `${l.primarySnapshotted ? '; primary took a retention snapshot' : ''}${l.replicaSnapshotted ? '; a replica took a retention snapshot' : ''}`);
       }
       const u = await catchUp(c);
@@ -590,6 +593,7 @@ try {
         ` bare fsync p50 / p99: preallocated ${ms((x) => x.barePrealloc.p50)} / ${ms((x) => x.barePrealloc.p99)} ms, appending ${ms((x) => x.bareAppend.p50)} / ${ms((x) => x.bareAppend.p99)} ms;` +
         ` write p99 = ${(m((x) => x.write.p99) / m((x) => x.barePrealloc.p99)).toFixed(2)}x preallocated, ${(m((x) => x.write.p99) / m((x) => x.bareAppend.p99)).toFixed(2)}x appending`);
       console.log(`    apply lag on the replicas (every entry, both replicas) p50 / p99 / max: ${m((x) => x.apply.p50)} / ${m((x) => x.apply.p99)} / ${m((x) => x.applyMax)} ms`);
+      if (l.some((x) => x.refused > 0)) console.log(`    writes REFUSED (Overloaded, counted as infinite latency) per run: ${runsOf(l.map((x) => x.refused))}`);
       console.log(`    longest event-loop stall: primary ${ms((x) => x.primaryLoopMaxMs)} ms, replicas ${ms((x) => x.replicaLoopMaxMs)} ms; replica GC pause max ${ms((x) => x.gcMaxMs)} ms; ${fmt(m((x) => x.entriesPerBatch), 1)} entries per BATCH;` +
         ` retention snapshots in ${l.filter((x) => x.primarySnapshotted).length}/${l.length} runs on the primary, ${l.filter((x) => x.replicaSnapshotted).length}/${l.length} on a replica`);
     }
