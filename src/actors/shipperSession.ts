@@ -111,7 +111,8 @@ export class ShipperSession {
   #writeLagMs = 0;
   #flushLagMs = 0;
   #applyLagMs = 0;
-  #oldestUnappliedTs: number | undefined;
+  /** Timestamp of record `lsn`, looked up when the replica's applied LSN was `lsn - 1`; stale once it moves. */
+  #oldestUnapplied: { lsn: number; ts: number } | undefined;
   #failures = 0;
   #lastError: string | null = null;
   #stopped = false;
@@ -266,7 +267,7 @@ export class ShipperSession {
       this.#offlineTick = undefined;
       if (this.#stopped || this.#streaming) return;
       if (this.#positionKnown) {
-        if (this.#oldestUnappliedTs === undefined) this.#refreshOldestUnapplied();
+        if (this.#oldestUnapplied?.lsn !== this.#applied + 1) this.#refreshOldestUnapplied();
         else this.#sampleLag(this.#host.clock.now(), true);
       }
       this.#scheduleOfflineTick();
@@ -333,8 +334,7 @@ export class ShipperSession {
         this.#received = this.#flushed = msg.flushedLsn;
         this.#applied = msg.appliedLsn;
         this.#positionKnown = true;
-        // Positions may have moved while disconnected: forget the old age and look it up again.
-        this.#oldestUnappliedTs = undefined;
+        // Positions may have moved while disconnected: look the age up again.
         this.#refreshOldestUnapplied();
         this.#shipper?.send({
           type: 'hello.accepted', replicaFlushedLsn: msg.flushedLsn, logFirstLsn: this.#host.firstLsn(),
@@ -389,12 +389,12 @@ export class ShipperSession {
     this.#host.metrics.lagEntries.set(labels, lagEntries);
     if (lagEntries === 0) {
       this.#lagMs = 0;
-      this.#oldestUnappliedTs = undefined;
     } else {
       const inflight = this.#inflight.find((b) => b.lastLsn > this.#applied);
-      const ts = inflight?.firstTimestampMs ?? this.#oldestUnappliedTs;
+      const looked = this.#oldestUnapplied;
+      const ts = inflight?.firstTimestampMs ?? (looked?.lsn === this.#applied + 1 ? looked.ts : undefined);
       // Behind, but the age of what it lacks is not known yet (just reconnected,
-      // lookup pending): no sample rather than a stale one.
+      // lookup pending, or the replica moved since): no sample rather than a stale one.
       if (ts === undefined) return;
       this.#lagMs = Math.max(0, now - ts);
     }
@@ -412,7 +412,7 @@ export class ShipperSession {
     void this.#host.timestampOf(applied + 1).then((ts) => {
       // Still the replica's position: the answer holds (across reconnects too).
       if (ts !== undefined && applied === this.#applied && !this.#stopped) {
-        this.#oldestUnappliedTs = ts;
+        this.#oldestUnapplied = { lsn: applied + 1, ts };
         this.#sampleLag(this.#host.clock.now(), true);
       }
     });
