@@ -10,7 +10,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { digests, metricValue, withCluster } from '../helpers/cluster.js';
+import { type Cluster, digests, metricValue, withCluster } from '../helpers/cluster.js';
 import { waitFor } from '../helpers/waitFor.js';
 
 const tuning = {
@@ -18,15 +18,22 @@ const tuning = {
   backoffScheduleMs: [20, 50, 100], failuresToFail: 1_000_000,
 };
 
-test('an unreachable replica missing writes goes Lagging, then Degraded, on lag alone', async () => {
-  await withCluster({ size: 2, tuning }, async (c) => {
-    const primary = c.primary;
-    await primary.write('notes', { id: 'warm-up' });
+/** A primary n1 and a caught-up replica n2; `path` collects n2's status changes and `alerts` its lag alerts from then on. */
+function withWatchedReplica(fn: (c: Cluster, path: string[], alerts: string[]) => Promise<void>): Promise<void> {
+  return withCluster({ size: 2, tuning }, async (c) => {
+    await c.primary.write('notes', { id: 'warm-up' });
     await c.waitCaughtUp('n2');
     const path: string[] = [];
     const alerts: string[] = [];
-    primary.on('replicaStatus', ({ replica, from, to }) => { if (replica === 'n2') path.push(`${from}->${to}`); });
-    primary.on('lagAlert', ({ replica, level }) => { if (replica === 'n2') alerts.push(level); });
+    c.primary.on('replicaStatus', ({ replica, from, to }) => { if (replica === 'n2') path.push(`${from}->${to}`); });
+    c.primary.on('lagAlert', ({ replica, level }) => { if (replica === 'n2') alerts.push(level); });
+    await fn(c, path, alerts);
+  });
+}
+
+test('an unreachable replica missing writes goes Lagging, then Degraded, on lag alone', async () => {
+  await withWatchedReplica(async (c, path, alerts) => {
+    const primary = c.primary;
 
     await c.stop('n2');
     const stoppedAt = primary.status().lsn;
@@ -57,16 +64,13 @@ test('an unreachable replica missing writes goes Lagging, then Degraded, on lag 
 });
 
 test('an unreachable replica that misses nothing stays Healthy with lag 0', async () => {
-  await withCluster({ size: 2, tuning }, async (c) => {
+  await withWatchedReplica(async (c, path, alerts) => {
     const primary = c.primary;
-    await primary.write('notes', { id: 'warm-up' });
-    await c.waitCaughtUp('n2');
-    const path: string[] = [];
-    primary.on('replicaStatus', ({ replica, from, to }) => { if (replica === 'n2') path.push(`${from}->${to}`); });
     await c.stop('n2');
     const row = () => primary.status().replicas.find((r) => r.id === 'n2')!;
     await waitFor(() => row().failures >= 5, { what: 'several failed reconnects (offline lag ticks ran meanwhile)' });
     assert.equal(path, []);
+    assert.equal(alerts, []);
     assert.is(row().status, 'Healthy');
     assert.is(row().lagMs, 0);
     assert.is(row().lagEntries, 0);
