@@ -34,7 +34,6 @@ function withWatchedReplica(fn: (c: Cluster, path: string[], alerts: string[]) =
 test('an unreachable replica missing writes goes Lagging, then Degraded, on lag alone', async () => {
   await withWatchedReplica(async (c, path, alerts) => {
     const primary = c.primary;
-
     await c.stop('n2');
     const stoppedAt = primary.status().lsn;
     const first = await primary.write('notes', { id: 'missed-0' });
