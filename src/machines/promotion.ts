@@ -438,9 +438,10 @@ const noteStepDown = (from: 'Primary' | 'Candidate', reason: StepDownReason) => 
 const becomePrimary = (how: 'bootstrap' | 'won') =>
   ({
     type: 'becomePrimary',
-    params: ({ context }: Args): BecomePrimary => ({
-      epoch: context.epoch, forced: how === 'won' && context.forcing, via: how === 'bootstrap' ? 'bootstrap' : context.forcing ? 'force' : 'election',
-    }),
+    params: ({ context }: Args): BecomePrimary => {
+      const via = how === 'bootstrap' ? 'bootstrap' : context.forcing ? 'force' : 'election';
+      return { epoch: context.epoch, forced: via === 'force', via };
+    },
   }) as const;
 const refusePromotion = (reason: PromotionRefusal) =>
   ({ type: 'refusePromotion', params: ({ context }: Args): RefusePromotion => ({ primaryId: context.primaryId, reason }) }) as const;
