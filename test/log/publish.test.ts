@@ -5,7 +5,7 @@
 // write publishes nothing more.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { Log, LogOptions } from '../../src/log/index.js';
+import type { Log, LogCursor, LogOptions } from '../../src/log/index.js';
 import { type Gate, RecordingFs } from '../helpers/recordingFs.js';
 import { withTempDir } from '../helpers/tempDir.js';
 import { appendAll, expectRecord, makeSamples, openSmallLog, recordsOf, rejectsWith, seededRandom } from './logFixtures.js';
@@ -20,6 +20,20 @@ const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
  * next segment write until released. Every hold is released before the log
  * closes, so a failing assertion cannot leave close() waiting on it.
  */
+/**
+ * Asserts that `cursor` is not woken while the log's write is held (`why`),
+ * then releases it (`gate`), waits for `durable` and for the wake-up.
+ */
+async function wokenOnlyOnceDurable(cursor: LogCursor, gate: Gate, durable: Promise<void>, why: string): Promise<void> {
+  let woke = false;
+  const more = cursor.waitForMore().then(() => (woke = true));
+  await nextTurn();
+  assert.not.ok(woke, why);
+  gate.release();
+  await durable;
+  await more;
+}
+
 async function withHeldLog(options: Partial<LogOptions>, fn: (log: Log, hold: () => Gate, fs: RecordingFs) => Promise<void>): Promise<void> {
   await withTempDir(async (dir) => {
     const fs = new RecordingFs();
@@ -57,13 +71,7 @@ test('a published record is read by a beyondDurable cursor before its write comp
   assert.is(await log.cursor(1).next(1 << 20), undefined, 'a durable cursor sees nothing yet');
   assert.is(await log.read(1, 1 << 20), undefined, 'read() sees nothing yet');
   const durableCursor = log.cursor(1);
-  let woke = false;
-  const waiting = durableCursor.waitForMore().then(() => (woke = true));
-  await nextTurn();
-  assert.not.ok(woke, 'a durable cursor is not woken by publishing');
-  gate.release();
-  await durable;
-  await waiting;
+  await wokenOnlyOnceDurable(durableCursor, gate, durable, 'a durable cursor is not woken by publishing');
   assert.is((await durableCursor.next(1 << 20))?.count, 5, 'then it reads them');
 }));
 
@@ -99,13 +107,7 @@ test('records that left the cache before they were durable are read once durable
   await gate.reached;
   const cursor = log.cursor(1, { beyondDurable: true });
   assert.is(await cursor.next(1 << 20), undefined, 'the first records are neither cached nor durable');
-  let woke = false;
-  const more = cursor.waitForMore().then(() => (woke = true));
-  await nextTurn();
-  assert.not.ok(woke, 'it waits for durability, not for more publishing');
-  gate.release();
-  await durable;
-  await more;
+  await wokenOnlyOnceDurable(cursor, gate, durable, 'it waits for durability, not for more publishing');
   const got = [];
   for (let read = await cursor.next(4096); read !== undefined; read = await cursor.next(4096)) got.push(...recordsOf(read));
   assert.is(got.length, 40);
