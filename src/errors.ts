@@ -32,6 +32,7 @@ export const ErrorCode = {
   NotPrimary: 'NotPrimary',
   AckTimeout: 'AckTimeout',
   PromotionRefused: 'PromotionRefused',
+  HandoverFailed: 'HandoverFailed',
   // log and storage
   Corruption: 'Corruption',
   LogTruncated: 'LogTruncated',

@@ -25,6 +25,7 @@ export class NodeMetrics {
   readonly snapshotsInstalled: Counter;
   readonly epoch: Gauge;
   readonly promotions: Counter;
+  readonly handovers: Counter<'outcome'>;
   readonly discardedEntries: Counter;
   readonly failoverSeconds: Histogram;
   readonly appliedLsn: Gauge;
@@ -49,6 +50,7 @@ export class NodeMetrics {
     this.snapshotsInstalled = new Counter({ name: 'engram_replication_snapshots_installed_total', help: 'Snapshots installed on this node', registers });
     this.epoch = new Gauge({ name: 'engram_replication_epoch', help: 'Current epoch of this node', registers });
     this.promotions = new Counter({ name: 'engram_replication_promotions_total', help: 'Times this node became primary', registers });
+    this.handovers = new Counter({ name: 'engram_replication_handovers_total', help: 'Planned switchovers (node.handover) started on this node, by outcome (completed, failed)', labelNames: ['outcome'], registers });
     this.discardedEntries = new Counter({ name: 'engram_replication_discarded_entries_total', help: 'Log records discarded on rejoin (divergent tail)', registers });
     this.failoverSeconds = new Histogram({ name: 'engram_replication_failover_seconds', help: 'From the last heartbeat of the old primary to this node becoming primary', buckets: [0.25, 0.5, 1, 1.5, 2, 3, 5, 10], registers });
     this.appliedLsn = new Gauge({ name: 'engram_replication_applied_lsn', help: 'Last LSN applied to the projection', registers });

@@ -19,8 +19,8 @@ export interface NodeEventMap {
   lagAlert: (event: { replica: string; level: 'degraded' | 'severe'; lagMs: number; lagEntries: number }) => void;
   /** Something went wrong that the node handled (a refused frame, a failed connection, ...). */
   error: (event: { code: string; message: string; replica?: string }) => void;
-  /** This node became the primary of `epoch` (by election, forced promotion, or bootstrap). */
-  promoted: (event: { epoch: number; via: 'election' | 'force' | 'bootstrap'; forced: boolean; failoverMs: number | null }) => void;
+  /** This node became the primary of `epoch` (by election, forced promotion, handover, or bootstrap). */
+  promoted: (event: { epoch: number; via: 'election' | 'force' | 'handover' | 'bootstrap'; forced: boolean; failoverMs: number | null }) => void;
   /** This node stopped being primary (or candidate): it saw a higher epoch or another primary won. */
   demoted: (event: { epoch: number; reason: string; primary: string | null }) => void;
   /** Rejoining a primary cut this node's divergent tail; the records are kept in `quarantineFile`. */

@@ -98,6 +98,9 @@ export function nodeLogics(directory: SessionDirectory): NodeLogics {
     stepDown: (_, params) => onPromotion({ type: 'stepDown', params }),
     refusePromotion: (_, params) => onPromotion({ type: 'refusePromotion', params }),
     reportSplitBrain: (_, params) => onPromotion({ type: 'reportSplitBrain', params }),
+    beginHandover: (_, params) => onPromotion({ type: 'beginHandover', params }),
+    endHandover: (_, params) => onPromotion({ type: 'endHandover', params }),
+    refuseHandover: (_, params) => onPromotion({ type: 'refuseHandover', params }),
   } satisfies { [K in PromotionEffect['type']]: (args: unknown, params: Extract<PromotionEffect, { type: K }>['params']) => void };
   const promotion = promotionMachine.provide({ actions: promotionActions });
   return { shipper, health, receiver, promotion };

@@ -36,6 +36,8 @@ export interface ReceiverHost {
   followPrimary(hello: HelloMessage): Promise<void>;
   /** The primary is alive (a heartbeat or a batch arrived). */
   primaryHeard(from: string, epoch: number): void;
+  /** The primary `from` of `epoch` hands over: this node holds every record up to `lsn` and should stand now. */
+  handoverRequested(from: string, epoch: number, lsn: number): void;
   /** A candidate asks for this node's vote; resolves with the (persisted) answer. */
   voteRequested(request: VoteRequestMessage): Promise<VoteMessage>;
   /** False on a primary: HELLOs of its own epoch or lower are refused. */
@@ -176,6 +178,11 @@ export class ReceiverSession {
         this.#actor.send({ type: 'snapshot.end', ok });
         return;
       }
+      case 'handover':
+        if (this.#hello === undefined) throw new ReplicationError('MalformedMessage', 'HANDOVER before HELLO');
+        if (msg.epoch < localEpoch) throw new ReplicationError('StaleEpoch', `HANDOVER from epoch ${msg.epoch}, local epoch is ${localEpoch}`);
+        this.#host.handoverRequested(this.#hello.fromId, msg.epoch, msg.lsn);
+        return;
       case 'error':
         this.#host.countProtocolError(msg.code, `primary sent ERROR: ${msg.message}`);
         this.close();

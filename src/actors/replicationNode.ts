@@ -19,9 +19,10 @@ import { MemoryStore } from '../store/memoryStore.js';
 import type { AckMode } from '../types.js';
 import { encodePayload } from '../wire/payload.js';
 import type { AnyActorRef } from 'xstate';
-import { type PromotionEffect, type PromotionSnapshot, acceptsWrites, majorityOf, promotionRole } from '../machines/promotion.js';
+import { type HandoverRefusal, type PromotionEffect, type PromotionSnapshot, acceptsWrites, majorityOf, promotionRole } from '../machines/promotion.js';
 import type { HelloMessage } from '../wire/messages.js';
 import { Ballot } from './elections.js';
+import { HandoverRun, type HandoverResult } from './handover.js';
 import { type RecordParts, checkSpaceName, customRecordParts, memoryRecordParts } from './entries.js';
 import { rejoinPrimary } from './rejoin.js';
 import { retainLog } from './retention.js';
@@ -100,6 +101,13 @@ export interface NodeStatus {
 const RETENTION_CHECK_MS = 1000;
 /** A timeout that never fires in practice (~4 days) yet stays a valid timer even x1.5. */
 const NEVER_MS = 2 ** 28;
+/** What a refused handover's message says, by the promotion machine's reason. */
+const handoverRefusals: Record<HandoverRefusal, string> = {
+  notPrimary: 'this node is not the primary',
+  leaseLost: 'this primary has not heard from a majority within its lease',
+  handoverRunning: 'a handover is already running',
+  self: 'the target is this node',
+};
 
 /** The ports a node runs on: the real ones (`createNode`) or a simulation's. */
 export interface NodePorts {
@@ -176,6 +184,9 @@ export class ReplicationNode {
   #transition: Promise<void> = Promise.resolve();
   readonly #ballot: Ballot;
   #promoteRefusal: { primaryId: string | null; reason: string } | undefined;
+  #handoverRefusal: { primaryId: string | null; reason: string } | undefined;
+  /** The planned switchover this primary runs, until it settles. */
+  #handover: HandoverRun | undefined;
   #roleWaiters = new Set<() => void>();
   #lastQuorumSentMs = -Infinity;
   #lastQuorumContactMs = -Infinity;
@@ -352,6 +363,50 @@ export class ReplicationNode {
     return { epoch: this.#state.meta.epoch };
   }
 
+  /**
+   * Planned switchover: hands the primary role to replica `to` (default: the
+   * streaming replica with the highest flushed LSN) without losing a write
+   * or waiting for a failover timeout. Writes are refused (`NotPrimary`)
+   * from the call on; once `to` has flushed every record this node holds,
+   * it stands with a forced election, which this node grants, stepping
+   * down. Resolves when `to` is heard as the primary of the new epoch.
+   * Rejects with `HandoverFailed` (its `context.reason` says why) when this
+   * node is not a primary holding its lease, `to` is unknown or not
+   * streaming, or `to` did not catch up and take over within `timeoutMs`
+   * (default `failoverTimeoutMs`); a handover that timed out before
+   * stepping down leaves this node primary, accepting writes again once a
+   * majority is heard.
+   *
+   * @example
+   * await primary.handover({ to: 'n2' }) // { primary: 'n2', epoch: 3, lsn: 18234 }
+   */
+  async handover(options: { to?: string; timeoutMs?: number } = {}): Promise<HandoverResult> {
+    if (this.#closing !== undefined) throw new ReplicationError('Closed', `node ${this.id} is closed`);
+    const timeoutMs = options.timeoutMs ?? this.#options.tuning.failoverTimeoutMs;
+    const to = options.to ?? this.#handoverTarget();
+    const refuse = (reason: string, message: string): never => {
+      this.metrics.handovers.inc({ outcome: 'failed' });
+      throw new ReplicationError('HandoverFailed', `handover from ${this.id} refused: ${message}`, {
+        context: { reason, to: to ?? null, primary: this.status().primary },
+        suggestion: reason === 'notPrimary' || reason === 'leaseLost' ? 'call handover() on the primary (status().primary)' : 'name a replica that status().replicas shows streaming and Healthy',
+      });
+    };
+    if (!this.#isPrimary()) return refuse('notPrimary', `${this.id} is not the primary`);
+    if (to === undefined) return refuse('noTarget', 'no replica is streaming');
+    const shipper = this.#shippers.get(to);
+    if (to !== this.id && shipper === undefined) return refuse('unknownTarget', `${to} is not a replica of this cluster`);
+    if (shipper !== undefined && !shipper.streaming) return refuse('targetUnreachable', `no stream to ${to} is up`);
+    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new ReplicationError('InvalidConfig', `handover timeoutMs must be > 0, got ${timeoutMs}`);
+    this.#ensurePromotion();
+    this.#handoverRefusal = undefined;
+    this.#sendPromotion({ type: 'handover', to, timeoutMs, nowMs: this.#clock.now() });
+    const refusal = this.#handoverRefusal as { primaryId: string | null; reason: string } | undefined;
+    if (refusal !== undefined) return refuse(refusal.reason, handoverRefusals[refusal.reason as HandoverRefusal]);
+    const run = this.#handover;
+    if (run === undefined) return refuse('notPrimary', `${this.id} is not the primary`);
+    return run.done;
+  }
+
   /** A memory of the default memory store, decoded; `undefined` when absent. */
   read(space: string, id: string): unknown {
     const projection = this.#state.projection;
@@ -397,6 +452,7 @@ export class ReplicationNode {
     if (this.#retentionTimer !== undefined) this.#clock.clearTimeout(this.#retentionTimer);
     if (this.#quorumTimer !== undefined) this.#clock.clearTimeout(this.#quorumTimer);
     for (const w of this.#roleWaiters) w();
+    this.#handover?.fail('closed', `node ${this.id} closed`);
     for (const w of this.#ackWaiters) {
       this.#clock.clearTimeout(w.timer);
       w.reject(new ReplicationError('Closed', `node ${this.id} closed before LSN ${w.lsn} reached ${w.replicas} replicas`));
@@ -437,6 +493,7 @@ export class ReplicationNode {
   }
 
   #onProgress(): void {
+    this.#handover?.progress();
     for (const w of this.#ackWaiters) {
       const reached = this.#replicasAt(w.lsn, w.stage);
       if (reached >= w.replicas) {
@@ -454,6 +511,12 @@ export class ReplicationNode {
       throw new ReplicationError('NotPrimary', `node ${this.id} is a replica; write to the primary${primary ? ` (${primary})` : ''}`, {
         context: { primary },
         suggestion: 'send writes to the node whose status().role is primary',
+      });
+    }
+    if (this.#handover !== undefined) {
+      throw new ReplicationError('NotPrimary', `node ${this.id} is handing the primary role over to ${this.#handover.to} and refuses writes`, {
+        context: { primary: null, handoverTo: this.#handover.to },
+        suggestion: `retry against ${this.#handover.to} once it is primary (status().primary)`,
       });
     }
     if (!this.#leaseOk) {
@@ -570,6 +633,7 @@ export class ReplicationNode {
       adoptEpoch: (epoch, from) => this.#sendPromotion({ type: 'epoch.higher', epoch, from, jitter: this.#ports.random.next() }),
       followPrimary: (hello) => this.#followPrimary(hello),
       primaryHeard: (from, epoch) => this.#primaryHeard(from, epoch),
+      handoverRequested: (from, epoch, lsn) => this.#handoverRequested(from, epoch, lsn),
       voteRequested: (request) => {
         // A restarted replica asks for (pre-)votes within a failover timeout: on the primary, that is the
         // sign to dial it now rather than after the rest of a backoff that may have reached 60 s.
@@ -755,6 +819,7 @@ export class ReplicationNode {
         this.#role = 'replica';
         this.#leaseOk = true;
         this.#primaryId = primaryId;
+        this.#handover?.steppedDown();
         if (wasPrimary) {
           this.#stopShippers();
           for (const w of this.#ackWaiters) {
@@ -769,6 +834,35 @@ export class ReplicationNode {
       }
       case 'refusePromotion':
         this.#promoteRefusal = { primaryId: effect.params.primaryId, reason: effect.params.reason };
+        return;
+      case 'beginHandover': {
+        const { to, epoch, timeoutMs } = effect.params;
+        const run = new HandoverRun({
+          clock: this.#clock,
+          durableLastLsn: async () => {
+            await this.#state.log.sync();
+            return this.#state.log.lastLsn;
+          },
+          flushedOn: (id) => this.#shippers.get(id)?.flushedLsn ?? 0,
+          sendHandover: (id, e, lsn) => this.#shippers.get(id)?.sendHandover(e, lsn) ?? false,
+        }, to, epoch, timeoutMs);
+        this.#handover = run;
+        this.#logger.info('handing over', { to, epoch });
+        const finished = (outcome: 'completed' | 'failed') => {
+          if (this.#handover === run) this.#handover = undefined;
+          this.metrics.handovers.inc({ outcome });
+        };
+        run.done.then(() => finished('completed'), () => finished('failed'));
+        run.start();
+        return;
+      }
+      case 'endHandover':
+        // The machine is LeaseLost: writes resume on the next quorum.contact.
+        this.#leaseOk = false;
+        this.#handover?.fail('timeout', `${effect.params.to} did not catch up and take over within the timeout`);
+        return;
+      case 'refuseHandover':
+        this.#handoverRefusal = { primaryId: effect.params.primaryId, reason: effect.params.reason };
         return;
       case 'reportSplitBrain':
         this.#reportError('split brain', new ReplicationError('StaleEpoch', `another node (${effect.params.from}) claims to be primary of epoch ${effect.params.epoch}`));
@@ -799,11 +893,35 @@ export class ReplicationNode {
 
   /** A heartbeat (or batch) from the primary: tell the promotion machine, at most every few ms. */
   #primaryHeard(from: string, epoch: number): void {
+    this.#handover?.primaryHeard(from, epoch);
     const now = this.#clock.now();
     if (now - this.#lastHeartbeatSentMs < 20) return;
     this.#lastHeartbeatSentMs = now;
     this.#primaryId = from;
     this.#sendPromotion({ type: 'heartbeat', from, epoch, nowMs: now, jitter: this.#ports.random.next() });
+  }
+
+  /**
+   * HANDOVER from the primary: stand now with a forced election, if this
+   * node holds every record the primary named (the primary waited for our
+   * flushed ACK, so it does) and may stand at all.
+   */
+  #handoverRequested(from: string, epoch: number, lsn: number): void {
+    if (this.#state.log.flushedLsn < lsn || !this.#mayStand()) {
+      this.#logger.warn('HANDOVER ignored: this node lacks records the primary holds', { from, epoch, lsn, flushedLsn: this.#state.log.flushedLsn });
+      return;
+    }
+    this.#logger.info('standing for election: the primary hands over', { from, epoch, lsn });
+    this.#sendPromotion({ type: 'handover.request', from, epoch, nowMs: this.#clock.now(), jitter: this.#ports.random.next() });
+  }
+
+  /** The streaming, non-Failed replica with the highest flushed LSN: the default handover target. */
+  #handoverTarget(): string | undefined {
+    let best: ShipperSession | undefined;
+    for (const s of this.#shippers.values()) {
+      if (s.streaming && s.status !== 'Failed' && (best === undefined || s.flushedLsn > best.flushedLsn)) best = s;
+    }
+    return best?.replica.id;
   }
 
   /** Before answering a primary's HELLO: cut a divergent tail, then adopt its epoch history. */

@@ -154,6 +154,18 @@ export class ShipperSession {
     return this.#applied;
   }
 
+  /** A stream to the replica is up (handshake done). */
+  get streaming(): boolean {
+    return this.#streaming;
+  }
+
+  /** Sends HANDOVER (a planned switchover) on the stream; false when no stream is up. */
+  sendHandover(epoch: number, lsn: number): boolean {
+    if (!this.#streaming || this.#connection === undefined) return false;
+    this.#write(encodeMessage({ kind: 'handover', epoch, lsn }));
+    return true;
+  }
+
   /** The log flushed more records: ship them if the stream is idle. */
   notifyNewRecords(): void {
     if (this.#streaming) void this.#pump();

@@ -180,6 +180,26 @@ export interface PromoteEvent {
   readonly nowMs: number;
   readonly jitter?: number;
 }
+/**
+ * Planned switchover, on the primary (`node.handover()`): stop accepting
+ * writes and hand over to `to`; the shell catches `to` up and sends it
+ * HANDOVER. Without a step-down within `timeoutMs` the handover ends and the
+ * node is LeaseLost until a majority is heard again.
+ */
+export interface HandoverEvent {
+  readonly type: 'handover';
+  readonly to: string;
+  readonly timeoutMs: number;
+  readonly nowMs: number;
+}
+/** HANDOVER from the primary this node follows: it holds every record, so stand now (a forced election). */
+export interface HandoverRequestEvent {
+  readonly type: 'handover.request';
+  readonly from: string;
+  readonly epoch: Epoch;
+  readonly nowMs: number;
+  readonly jitter?: number;
+}
 /** A frame other than HEARTBEAT / VOTE_REQUEST / VOTE_REPLY carried a higher epoch. */
 export interface HigherEpochSeenEvent {
   readonly type: 'epoch.higher';
@@ -198,6 +218,8 @@ export type PromotionEvent =
   | PreVoteReplyEvent
   | QuorumContactEvent
   | PromoteEvent
+  | HandoverEvent
+  | HandoverRequestEvent
   | HigherEpochSeenEvent;
 
 /** Why the machine passed through SteppingDown. */
@@ -232,12 +254,20 @@ export interface PromotionContext {
   steppedDown: { readonly from: 'Primary' | 'Candidate'; readonly reason: StepDownReason } | null;
   /** The current candidacy is a forced promotion's (cleared as a Follower or Primary). */
   forcing: boolean;
+  /** On a primary handing over: the node it hands over to, else null. */
+  handoverTo: string | null;
+  /** How long the current handover may take before it ends (ms). */
+  handoverTimeoutMs: number;
+  /** On a candidate: the primary whose HANDOVER started this candidacy, else null (cleared as a Follower or Primary). */
+  handoverFrom: string | null;
 }
 
 /** Why a vote is refused: checked in this order. */
 export type VoteRefusal = 'staleEpoch' | 'primaryLive' | 'leading' | 'alreadyVoted' | 'logBehind';
 /** Why a manual promotion is refused. */
 export type PromotionRefusal = 'primaryLive' | 'electionRunning' | 'alreadyPrimary';
+/** Why a handover is refused: not the primary, no lease, one already running, or to itself. */
+export type HandoverRefusal = 'notPrimary' | 'leaseLost' | 'handoverRunning' | 'self';
 
 /** Params of `adoptEpoch`: persist the higher epoch (the vote is unchanged). */
 export interface AdoptEpoch { readonly epoch: Epoch }
@@ -254,7 +284,7 @@ export interface RequestPreVotes { readonly epoch: Epoch }
 /** Params of `answerPreVote`: reply to a pre-vote request; nothing to persist. */
 export interface AnswerPreVote { readonly candidateId: string; readonly epoch: Epoch; readonly granted: boolean; readonly currentEpoch: Epoch }
 /** Params of `becomePrimary`: persist the epoch, write its EpochStart record, start shipping and accept writes. */
-export interface BecomePrimary { readonly epoch: Epoch; readonly forced: boolean; readonly via: 'election' | 'force' | 'bootstrap' }
+export interface BecomePrimary { readonly epoch: Epoch; readonly forced: boolean; readonly via: 'election' | 'force' | 'handover' | 'bootstrap' }
 /** Params of `leaseLost`: refuse writes with NotPrimary from now on. */
 export interface LeaseLost { readonly epoch: Epoch; readonly lastContactMs: number | null }
 /** Params of `leaseRegained`: accept writes again. */
@@ -265,6 +295,12 @@ export interface StepDown { readonly epoch: Epoch; readonly from: 'Primary' | 'C
 export interface RefusePromotion { readonly primaryId: string | null; readonly reason: PromotionRefusal }
 /** Params of `reportSplitBrain`: another node claims this node's epoch as primary (alert, metric). */
 export interface ReportSplitBrain { readonly from: string; readonly epoch: Epoch }
+/** Params of `beginHandover`: refuse writes, catch `to` up to this node's last record, then send it HANDOVER. */
+export interface BeginHandover { readonly epoch: Epoch; readonly to: string; readonly timeoutMs: number }
+/** Params of `endHandover`: the handover to `to` did not complete within its time; writes stay refused until quorum.contact. */
+export interface EndHandover { readonly epoch: Epoch; readonly to: string }
+/** Params of `refuseHandover`: `node.handover()` fails with HandoverFailed. */
+export interface RefuseHandover { readonly reason: HandoverRefusal; readonly primaryId: string | null }
 
 /** A named effect the machine asks for: the action's type and its resolved params. */
 export type PromotionEffect =
@@ -280,12 +316,15 @@ export type PromotionEffect =
   | { readonly type: 'leaseRegained'; readonly params: LeaseRegained }
   | { readonly type: 'stepDown'; readonly params: StepDown }
   | { readonly type: 'refusePromotion'; readonly params: RefusePromotion }
-  | { readonly type: 'reportSplitBrain'; readonly params: ReportSplitBrain };
+  | { readonly type: 'reportSplitBrain'; readonly params: ReportSplitBrain }
+  | { readonly type: 'beginHandover'; readonly params: BeginHandover }
+  | { readonly type: 'endHandover'; readonly params: EndHandover }
+  | { readonly type: 'refuseHandover'; readonly params: RefuseHandover };
 
 /** The names of every {@link PromotionEffect}. */
 export const PROMOTION_EFFECTS: ReadonlySet<PromotionEffect['type']> = new Set([
   'adoptEpoch', 'rejectStale', 'startElection', 'requestPreVotes', 'answerPreVote', 'grantVote', 'refuseVote', 'becomePrimary',
-  'leaseLost', 'leaseRegained', 'stepDown', 'refusePromotion', 'reportSplitBrain',
+  'leaseLost', 'leaseRegained', 'stepDown', 'refusePromotion', 'reportSplitBrain', 'beginHandover', 'endHandover', 'refuseHandover',
 ]);
 
 /**
@@ -439,10 +478,12 @@ const becomePrimary = (how: 'bootstrap' | 'won') =>
   ({
     type: 'becomePrimary',
     params: ({ context }: Args): BecomePrimary => {
-      const via = how === 'bootstrap' ? 'bootstrap' : context.forcing ? 'force' : 'election';
-      return { epoch: context.epoch, forced: via === 'force', via };
+      const via = how === 'bootstrap' ? 'bootstrap' : context.handoverFrom !== null ? 'handover' : context.forcing ? 'force' : 'election';
+      return { epoch: context.epoch, forced: via === 'force' || via === 'handover', via };
     },
   }) as const;
+const refuseHandover = (reason: HandoverRefusal) =>
+  ({ type: 'refuseHandover', params: ({ context }: Args): RefuseHandover => ({ reason, primaryId: context.primaryId }) }) as const;
 const refusePromotion = (reason: PromotionRefusal) =>
   ({ type: 'refusePromotion', params: ({ context }: Args): RefusePromotion => ({ primaryId: context.primaryId, reason }) }) as const;
 
@@ -490,6 +531,17 @@ const voteRequestAsFollower = (target: '.Suspecting' | 'Follower.Suspecting') =>
 const forced = { guard: 'forced', target: '#promotion.Candidate', reenter: true, actions: 'markForcing' } as const;
 
 /**
+ * Vote requests in a Leading or HandingOver primary: refused, but a forced
+ * promotion's (a handover's target stands with a forced election) is granted
+ * when the vote and log checks pass, and the primary steps down.
+ */
+const voteRequestAsLeader = [
+  { guard: 'forcedGrantable', target: '#promotion.SteppingDown', actions: [adopt, 'recordVote', grant, 'forgetPrimary', noteStepDown('Primary', 'higherEpoch')] },
+  { guard: 'forcedRequest', actions: refuse() },
+  { actions: refuse('leading') },
+] as const;
+
+/**
  * The promotion machine. Provide the effects with
  * `promotionMachine.provide({ actions })` and create the actor with the
  * node's clock so the failover, election-round and lease timers follow it.
@@ -530,6 +582,12 @@ export const promotionMachine = setup({
     refusePromotion: (_: unknown, _p: RefusePromotion) => {},
     /** Effect: another node claims this node's epoch as primary (alert, metric). */
     reportSplitBrain: (_: unknown, _p: ReportSplitBrain) => {},
+    /** Effect: refuse writes, catch the target up, then send it HANDOVER. */
+    beginHandover: (_: unknown, _p: BeginHandover) => {},
+    /** Effect: the handover timed out; writes stay refused until quorum.contact. */
+    endHandover: (_: unknown, _p: EndHandover) => {},
+    /** Effect: fail `node.handover()` with HandoverFailed. */
+    refuseHandover: (_: unknown, _p: RefuseHandover) => {},
     adoptEpochContext: assign(({ context, event }) => ({ epoch: Math.max(context.epoch, epochOf({ context, event })) })),
     recordHeartbeat: assign(({ event }) => (event.type === 'heartbeat' ? { primaryId: event.from, lastHeardMs: event.nowMs, lastJitter: event.jitter } : {})),
     recordVote: assign(({ context, event }) => (event.type === 'vote.request' ? { epoch: Math.max(context.epoch, event.epoch), votedEpoch: event.epoch } : {})),
@@ -548,7 +606,10 @@ export const promotionMachine = setup({
     }),
     claimBootstrapEpoch: assign(({ context }) => ({ epoch: BOOTSTRAP_EPOCH, votedEpoch: BOOTSTRAP_EPOCH, votes: [context.nodeId] })),
     markForcing: assign({ forcing: true }),
-    clearForcing: assign({ forcing: false }),
+    clearForcing: assign({ forcing: false, handoverFrom: null, handoverTo: null }),
+    clearHandover: assign({ handoverTo: null }),
+    markHandoverFrom: assign(({ event }) => (event.type === 'handover.request' ? { forcing: true, handoverFrom: event.from } : {})),
+    startHandover: assign(({ event }) => (event.type === 'handover' ? { handoverTo: event.to, handoverTimeoutMs: event.timeoutMs } : {})),
     claimPrimary: assign(({ context }) => ({ primaryId: context.nodeId })),
     recordQuorum: assign(({ event }) => (event.type === 'quorum.contact' ? { lastQuorumMs: event.nowMs } : {})),
     noteStepDown: assign((_, params: { from: 'Primary' | 'Candidate'; reason: StepDownReason }) => ({ steppedDown: params })),
@@ -579,12 +640,17 @@ export const promotionMachine = setup({
     newPreVote: ({ context, event }) => event.type === 'prevote.reply' && event.granted && event.epoch === context.preVoteEpoch && !context.preVotes.includes(event.from),
     hasPreVoteMajority: ({ context }) => context.preVotes.length >= majorityOf(context.clusterSize),
     forced: ({ event }) => event.type === 'promote' && event.force,
+    /** A handover to another node. */
+    handoverToOther: ({ context, event }) => event.type === 'handover' && event.to !== context.nodeId,
+    /** HANDOVER from the primary this node follows, in its epoch. */
+    handoverFromPrimary: ({ context, event }) => event.type === 'handover.request' && event.epoch === context.epoch && event.from === context.primaryId,
     primaryKnown: ({ context }) => context.primaryId !== null,
   },
   delays: {
     failoverTimeout: ({ context }) => electionDelayMs(context.config.failoverTimeoutMs, context.config.electionJitterRatio, context.lastJitter),
     electionRound: ({ context }) => electionDelayMs(context.config.electionRoundMs, context.config.electionJitterRatio, context.lastJitter),
     lease: ({ context }) => context.config.leaseMs,
+    handover: ({ context }) => context.handoverTimeoutMs,
   },
 }).createMachine({
   id: 'promotion',
@@ -614,8 +680,14 @@ export const promotionMachine = setup({
     lastQuorumMs: null,
     steppedDown: null,
     forcing: false,
+    handoverTo: null,
+    handoverTimeoutMs: 0,
+    handoverFrom: null,
   }),
   initial: 'Starting',
+  on: {
+    handover: { actions: refuseHandover('notPrimary') },
+  },
   states: {
     Starting: {
       description: 'Transient: the bootstrap primary of a new cluster (initialRole primary, epoch and votedEpoch 0) starts as primary of epoch 1; every other node, and every restart, as a follower.',
@@ -640,6 +712,7 @@ export const promotionMachine = setup({
         'vote.reply': followerOnHigher,
         'epoch.higher': followerOnHigher,
         promote: [forced, { guard: 'primaryLive', actions: refusePromotion('primaryLive') }, { target: 'Candidate' }],
+        'handover.request': { guard: 'handoverFromPrimary', target: 'Candidate', actions: ['noteJitter', 'markHandoverFrom'] },
       },
       states: {
         Following: { description: 'A primary of the current epoch is heard (primaryId, lastHeardMs); vote requests are refused while it was heard within failoverTimeoutMs.' },
@@ -704,20 +777,35 @@ export const promotionMachine = setup({
           after: { lease: { target: 'LeaseLost', actions: { type: 'leaseLost', params: ({ context }) => ({ epoch: context.epoch, lastContactMs: context.lastQuorumMs }) } } },
           on: {
             'quorum.contact': { target: 'Leading', reenter: true, actions: 'recordQuorum' },
-            'vote.request': [
-              { guard: 'forcedGrantable', target: '#promotion.SteppingDown', actions: [adopt, 'recordVote', grant, 'forgetPrimary', noteStepDown('Primary', 'higherEpoch')] },
-              { guard: 'forcedRequest', actions: refuse() },
-              { actions: refuse('leading') },
-            ],
+            'vote.request': voteRequestAsLeader,
             'prevote.request': { actions: answerPreVote('leading') },
+            handover: [
+              {
+                guard: 'handoverToOther', target: 'HandingOver',
+                actions: ['startHandover', { type: 'beginHandover', params: ({ context }) => ({ epoch: context.epoch, to: context.handoverTo ?? '', timeoutMs: context.handoverTimeoutMs }) }],
+              },
+              { actions: refuseHandover('self') },
+            ],
+          },
+        },
+        HandingOver: {
+          description: 'A planned switchover (handover): writes are refused while the shell catches the target up to this node\'s last record and sends it HANDOVER; the target then stands with a forced election, which this node grants (stepping down, as Leading does). Without that within handoverTimeoutMs the handover ends (endHandover) in LeaseLost, so writes resume only once a majority is heard again.',
+          after: { handover: { target: 'LeaseLost', actions: { type: 'endHandover', params: ({ context }) => ({ epoch: context.epoch, to: context.handoverTo ?? '' }) } } },
+          on: {
+            'quorum.contact': { actions: 'recordQuorum' },
+            'vote.request': voteRequestAsLeader,
+            'prevote.request': { actions: answerPreVote('leading') },
+            handover: { actions: refuseHandover('handoverRunning') },
           },
         },
         LeaseLost: {
-          description: 'No majority contact for leaseMs: writes are refused (NotPrimary), but it is still the epoch\'s primary. quorum.contact regains the lease; a vote request with a higher epoch steps it down (and is granted when the candidate\'s log is complete enough).',
+          description: 'No majority contact for leaseMs (or a handover that did not complete in time): writes are refused (NotPrimary), but it is still the epoch\'s primary. quorum.contact regains the lease; a vote request with a higher epoch steps it down (and is granted when the candidate\'s log is complete enough).',
+          entry: 'clearHandover',
           on: {
             'quorum.contact': { target: 'Leading', actions: ['recordQuorum', { type: 'leaseRegained', params: ({ context }) => ({ epoch: context.epoch, nowMs: context.lastQuorumMs ?? 0 }) }] },
             'vote.request': voteAsSelfVoter('Primary'),
             'prevote.request': { actions: answerPreVote() },
+            handover: { actions: refuseHandover('leaseLost') },
           },
         },
       },
@@ -742,7 +830,7 @@ export const promotionMachine = setup({
 export type PromotionSnapshot = SnapshotFrom<typeof promotionMachine>;
 
 /** The states a snapshot can be in (Starting and SteppingDown are transient, never seen in one). */
-export type PromotionState = 'Follower.Following' | 'Follower.Suspecting' | 'PreCandidate' | 'Candidate' | 'Primary.Leading' | 'Primary.LeaseLost';
+export type PromotionState = 'Follower.Following' | 'Follower.Suspecting' | 'PreCandidate' | 'Candidate' | 'Primary.Leading' | 'Primary.HandingOver' | 'Primary.LeaseLost';
 
 /** The top-level role of a snapshot. */
 export type PromotionRole = 'Follower' | 'PreCandidate' | 'Candidate' | 'Primary';
@@ -756,6 +844,7 @@ export const PROMOTION_TIMERS = Object.freeze({
   preVoteRound: 'xstate.after.electionRound.promotion.PreCandidate',
   electionRound: 'xstate.after.electionRound.promotion.Candidate',
   lease: 'xstate.after.lease.promotion.Primary.Leading',
+  handover: 'xstate.after.handover.promotion.Primary.HandingOver',
 } as const);
 
 /** A fired timer of the promotion machine. */

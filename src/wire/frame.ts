@@ -23,6 +23,7 @@ export const FrameType = {
   Error: 10,
   VoteRequest: 11,
   Vote: 12,
+  Handover: 13,
 } as const;
 
 /** A frame type byte. */

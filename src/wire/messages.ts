@@ -1,7 +1,7 @@
 /**
  * The replication protocol's messages, typed, and their frame codecs.
  * Control messages (HELLO, HELLO_ACK, SNAPSHOT_BEGIN/END, TRUNCATE, ERROR,
- * VOTE_REQUEST, VOTE) are msgpack maps checked field by field; the frequent
+ * VOTE_REQUEST, VOTE, HANDOVER) are msgpack maps checked field by field; the frequent
  * ones (BATCH, ACK, HEARTBEAT, SNAPSHOT_CHUNK) are fixed binary layouts.
  * Machines and actors see these decoded messages, never bytes.
  *
@@ -131,6 +131,17 @@ export interface VoteMessage {
   granted: boolean;
 }
 
+/**
+ * Primary → the replica it hands over to: "you hold every record up to
+ * `lsn`, and I take no more writes: stand for election now" (a planned
+ * switchover; the replica starts a forced election at once).
+ */
+export interface HandoverMessage {
+  kind: 'handover';
+  epoch: number;
+  lsn: number;
+}
+
 /** Every message of the protocol. */
 export type WireMessage =
   | HelloMessage
@@ -144,7 +155,8 @@ export type WireMessage =
   | TruncateMessage
   | ErrorMessage
   | VoteRequestMessage
-  | VoteMessage;
+  | VoteMessage
+  | HandoverMessage;
 
 const ACK_BODY_BYTES = 36;
 const HEARTBEAT_BODY_BYTES = 20;
@@ -205,6 +217,7 @@ const controlType = {
   error: FrameType.Error,
   voteRequest: FrameType.VoteRequest,
   vote: FrameType.Vote,
+  handover: FrameType.Handover,
 } as const;
 
 /** Whether optional flag `key` is set: absent is false, `true` is true, anything else is malformed. */
@@ -294,6 +307,10 @@ export function decodeMessage(frame: Frame): WireMessage {
       const granted = o['granted'];
       if (typeof granted !== 'boolean') throw new ReplicationError('MalformedMessage', "VOTE: field 'granted' must be a boolean");
       return { kind: 'vote', voterId: str(o, 'voterId', 'VOTE'), epoch: uint(o, 'epoch', 'VOTE'), granted };
+    }
+    case FrameType.Handover: {
+      const o = asObject(decodePayload(body), 'HANDOVER');
+      return { kind: 'handover', epoch: uint(o, 'epoch', 'HANDOVER'), lsn: uint(o, 'lsn', 'HANDOVER') };
     }
     default:
       // only reachable with a hand-made Frame: FrameReader refuses unknown types

@@ -153,7 +153,8 @@ test('the candidate and primary rows take every targeted transition of Candidate
   const taken = rows.map(([from, , event, to]) => [show(from), event.type, to] as const);
   const nodes = ['Candidate', 'Primary', 'Primary.Leading', 'Primary.LeaseLost'].map((p) => promotionMachine.getStateNodeById(`promotion.${p}`));
   for (const node of nodes) {
-    for (const t of [...node.transitions.values()].flat()) {
+    // Leading's handover transition is covered in promotionHandover.test.ts
+    for (const t of [...node.transitions.values()].flat().filter((x) => x.eventType !== 'handover')) {
       for (const target of t.target ?? []) {
         const from = node.path.join('.');
         const dest = target.key === 'SteppingDown' ? 'Follower' : target.path.join('.');

@@ -41,14 +41,17 @@ const events: Ev[] = [
   { type: 'promote', force: false, nowMs: 500, jitter: 0.2 },
   { type: 'promote', force: true, nowMs: 600 },
   { type: 'epoch.higher', epoch: 9, from: 'n2', jitter: 0.7 },
+  { type: 'handover', to: 'n2', timeoutMs: 900, nowMs: 700 },
+  { type: 'handover.request', from: 'n2', epoch: 2, nowMs: 800, jitter: 0.1 },
   { type: PROMOTION_TIMERS.failoverTimeout },
   { type: PROMOTION_TIMERS.preVoteRound },
   { type: PROMOTION_TIMERS.electionRound },
   { type: PROMOTION_TIMERS.lease },
+  { type: PROMOTION_TIMERS.handover },
 ];
 
 const input: PromotionInput = { nodeId: 'n1', clusterSize: 3, epoch: 0, votedEpoch: 0, jitter: 0.5 };
-const STATES = ['Follower.Following', 'Follower.Suspecting', 'PreCandidate', 'Candidate', 'Primary.Leading', 'Primary.LeaseLost'];
+const STATES = ['Follower.Following', 'Follower.Suspecting', 'PreCandidate', 'Candidate', 'Primary.Leading', 'Primary.HandingOver', 'Primary.LeaseLost'];
 // A finite graph: the state, whether a primary is known, whether this node voted in its epoch, the epoch capped at 4.
 const vertex = (s: PromotionSnapshot): string =>
   `${promotionState(s)} primary=${s.context.primaryId ?? '-'} voted=${s.context.votedEpoch === s.context.epoch} epoch=${Math.min(s.context.epoch, 4)}`;
@@ -75,6 +78,7 @@ test('the shortest paths are the expected event sequences', () => {
   assert.is(shortest.get('Candidate'), 'promote');
   assert.is(shortest.get('Primary.Leading'), 'promote vote.reply');
   assert.is(shortest.get('Primary.LeaseLost'), 'promote vote.reply lease');
+  assert.is(shortest.get('Primary.HandingOver'), 'promote vote.reply handover');
 });
 
 test('every path replays through the pure transition() to its final state', () => {
@@ -88,6 +92,7 @@ test('every path replays through the pure transition() to its final state', () =
 /** When the timer an event names fires, counted from the current state's entry. */
 function delayOf(type: string, c: PromotionContext): number {
   if (type === PROMOTION_TIMERS.lease) return c.config.leaseMs;
+  if (type === PROMOTION_TIMERS.handover) return c.handoverTimeoutMs;
   const base = type === PROMOTION_TIMERS.failoverTimeout ? c.config.failoverTimeoutMs : c.config.electionRoundMs;
   return electionDelayMs(base, c.config.electionJitterRatio, c.lastJitter);
 }

@@ -110,6 +110,7 @@ export const sampleMessages: Exclude<WireMessage, { kind: 'batch' }>[] = [
   { kind: 'error', code: 'StaleEpoch', message: 'batch from epoch 2, local epoch is 3 — ünïcode' },
   { kind: 'voteRequest', clusterId: 'c-1', candidateId: 'node-c', epoch: 4, lastEpoch: 3, lastLsn: 130 },
   { kind: 'vote', voterId: 'node-a', epoch: 4, granted: true },
+  { kind: 'handover', epoch: 3, lsn: 2 ** 53 - 1 },
 ];
 
 /** Encoded frames (one buffer each) of every message kind, including a batch. */

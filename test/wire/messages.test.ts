@@ -65,6 +65,7 @@ test('random field values round-trip for every kind (property)', () => {
     fc.record({ kind: fc.constant('error' as const), code: fc.string({ maxLength: 64 }), message: fc.string({ unit: 'binary', maxLength: 1000 }) }),
     fc.record({ kind: fc.constant('voteRequest' as const), clusterId: name, candidateId: name, epoch: u53, lastEpoch: u53, lastLsn: u53, preVote: fc.constant(true as const), force: fc.constant(true as const) }, { requiredKeys: ['kind', 'clusterId', 'candidateId', 'epoch', 'lastEpoch', 'lastLsn'] }),
     fc.record({ kind: fc.constant('vote' as const), voterId: name, epoch: u53, granted: fc.boolean() }),
+    fc.record({ kind: fc.constant('handover' as const), epoch: u53, lsn: u53 }),
   );
   // fc.record builds objects without a prototype: compare against a plain copy
   fc.assert(fc.property(message, (msg) => assert.equal(roundTrip(encodeMessage(msg)), { ...msg })), { numRuns: 1000 });
@@ -78,7 +79,7 @@ function control(type: FrameType, value: unknown): Frame {
 const hello = { protocolVersion: 1, clusterId: 'c', fromId: 'a', toId: 'b', epoch: 1, lastLsn: 0, epochHistory: [{ epoch: 1, startLsn: 1 }] };
 
 test('control bodies that are not maps → MalformedMessage', () => {
-  const controlTypes = [FrameType.Hello, FrameType.HelloAck, FrameType.SnapshotBegin, FrameType.SnapshotEnd, FrameType.Truncate, FrameType.Error, FrameType.VoteRequest, FrameType.Vote];
+  const controlTypes = [FrameType.Hello, FrameType.HelloAck, FrameType.SnapshotBegin, FrameType.SnapshotEnd, FrameType.Truncate, FrameType.Error, FrameType.VoteRequest, FrameType.Vote, FrameType.Handover];
   for (const type of controlTypes) {
     for (const value of [null, 1, 'hello', [1, 2], true]) throwsCode(() => decodeMessage(control(type, value)), 'MalformedMessage', `type ${type} body ${JSON.stringify(value)}`);
     throwsCode(() => decodeMessage({ type, body: new Uint8Array(0) }), 'MalformedMessage', `type ${type} empty body`);

@@ -57,6 +57,7 @@ export const statusOfCode: Readonly<Record<ErrorCode, number>> = {
   NotPrimary: 421,
   AckTimeout: 504,
   PromotionRefused: 409,
+  HandoverFailed: 409,
   Corruption: 500,
   LogTruncated: 500,
   LogClosed: 503,
