@@ -35,7 +35,7 @@ async function main(): Promise<void> {
   const minutes = count('minutes');
   const from = count('from') ?? 1;
   if (single === undefined && seeds === undefined && minutes === undefined) {
-    console.error('usage: npm run sim -- --seeds N [--from S] | --seed S [--trace FILE] | --minutes M [--from S]  [--forced]');
+    console.error('usage: npm run sim -- --seeds N [--from S] | --seed S [--trace FILE] | --minutes M [--from S]  [--forced] [--handovers]');
     process.exit(2);
   }
   const started = Date.now();
@@ -48,7 +48,7 @@ async function main(): Promise<void> {
     if (single !== undefined && seed !== single) break;
     if (seeds !== undefined && seed >= from + seeds) break;
     if (Date.now() >= deadline) break;
-    const result = await runSimulation({ seed, forcedPromotions: process.argv.includes('--forced') });
+    const result = await runSimulation({ seed, forcedPromotions: process.argv.includes('--forced'), handovers: process.argv.includes('--handovers') });
     ran++;
     simulatedMs += result.simulatedMs;
     add(totals.faults, result.faults);

@@ -62,6 +62,11 @@ export class ApiClient {
     return this.#request('POST', `/promote${force ? '?force=true' : ''}`) as Promise<{ id: string; role: string; epoch: number }>;
   }
 
+  /** `POST /handover` (`?to=ID`): on the primary, hands its role over to a replica. */
+  handover(to?: string): Promise<{ from: string; primary: string; epoch: number; lsn: number }> {
+    return this.#request('POST', `/handover${to === undefined ? '' : `?to=${encodeURIComponent(to)}`}`) as Promise<{ from: string; primary: string; epoch: number; lsn: number }>;
+  }
+
   /** `POST /spaces/:space/entries?ack=`. */
   write(space: string, entries: unknown[], ack?: AckMode): Promise<WriteResult> {
     const query = ack === undefined ? '' : `?ack=${ack}`;

@@ -16,6 +16,7 @@ const COMMANDS: Record<string, { about: string; load: () => Promise<Command> }> 
   node: { about: 'run one node of a cluster with its HTTP API', load: async () => (await import('./commands/nodeCommand.js')).nodeCommand },
   status: { about: "a node's role, positions and replicas (like pg_stat_replication)", load: async () => (await import('./commands/statusCommand.js')).statusCommand },
   promote: { about: 'make a node the primary', load: async () => (await import('./commands/promoteCommand.js')).promoteCommand },
+  handover: { about: 'move the primary role to a replica (planned switchover)', load: async () => (await import('./commands/handoverCommand.js')).handoverCommand },
   top: { about: 'live view of a node: write rate, replica status and lag', load: async () => (await import('./commands/topCommand.js')).topCommand },
   demo: { about: 'a 3-node cluster on loopback: replication, lag, failover, rejoin', load: async () => (await import('./commands/demoCommand.js')).demoCommand },
 };

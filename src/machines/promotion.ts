@@ -4,7 +4,8 @@
  *
  * States: `Follower` (substates `Following`, a primary is heard, and
  * `Suspecting`, none known), `PreCandidate` (asking for pre-votes), `Candidate`, `Primary` (substates `Leading`,
- * writes accepted, and `LeaseLost`, writes refused but still the epoch's
+ * writes accepted, `HandingOver`, writes refused during a planned
+ * switchover, and `LeaseLost`, writes refused but still the epoch's
  * primary) and the transient `Starting` (picks the first state from the
  * input) and `SteppingDown` (entry `stepDown`, then Follower). The machine is
  * pure: the shell (src/actors) does all I/O and persistence and sends one
@@ -49,6 +50,16 @@
  * become a `Candidate`. So a node that was paused (SIGSTOP, a long GC) or cut
  * off, and whose timer fires before it reads the heartbeats queued for it,
  * never bumps the epoch over a primary that a majority still hears.
+ *
+ * Handover (planned switchover, Raft's leadership transfer): `handover`
+ * moves a Leading primary to `HandingOver` (`beginHandover`: the shell
+ * refuses writes, waits until the target has flushed every record and sends
+ * it HANDOVER). The target's `handover.request` (from the primary it
+ * follows, in its epoch) starts a forced candidacy at once; its log is then
+ * complete, so every voter, the old primary included, grants it, and the old
+ * primary steps down on granting. Without that within the handover's
+ * `timeoutMs`, `endHandover` leaves the primary `LeaseLost` (writes resume
+ * with the next quorum contact).
  *
  * Leader stickiness: a node `Following` a live primary (heard within
  * `failoverTimeoutMs`) and a `Leading` primary refuse vote requests without
@@ -657,12 +668,13 @@ export const promotionMachine = setup({
   description: [
     "One node's view of who is primary, elections and fencing (Raft-like, one replication group). The shell does all I/O and persistence and sends one event per heartbeat, vote request, vote reply or quorum report;",
     'time arrives as nowMs and randomness as jitter in events; the failover, election-round and lease timers are after-transitions with named delays (failoverTimeout, electionRound, lease) on the actor clock.',
-    'Effects are named actions filled in with machine.provide(): adoptEpoch, rejectStale, requestPreVotes, answerPreVote, startElection, grantVote, refuseVote, becomePrimary, leaseLost, leaseRegained, stepDown, refusePromotion, reportSplitBrain.',
+    'Effects are named actions filled in with machine.provide(): adoptEpoch, rejectStale, requestPreVotes, answerPreVote, startElection, grantVote, refuseVote, becomePrimary, leaseLost, leaseRegained, stepDown, refusePromotion, reportSplitBrain, beginHandover, endHandover, refuseHandover.',
     `Defaults: failoverTimeoutMs ${D.failoverTimeoutMs}, electionJitterRatio ${D.electionJitterRatio}, electionRoundMs ${D.electionRoundMs}, leaseMs ${D.leaseMs} (must be < failoverTimeoutMs); timeouts are base * (1 + electionJitterRatio * jitter).`,
     'One vote per epoch (votedEpoch only grows), granted only to a log at least as complete ((lastEpoch, lastLsn) lexicographic) and never while following a live primary or leading, unless the request is a forced promotion\'s;',
     'a follower whose failover timer fires first asks for pre-votes (PreCandidate) and stands only when a majority would vote for it;',
     'a candidate wins with a majority of the configured cluster, itself included. Epoch 1 belongs to the bootstrap primary of a new cluster; elections start at 2.',
     'A primary without quorum.contact for leaseMs is LeaseLost (writes refused) but stays the epoch\'s primary until it sees a higher epoch.',
+    'A planned handover (HandingOver) refuses writes until the target, holding every record, wins a forced election that this primary grants; handover.request from the followed primary starts that candidacy.',
   ].join(' '),
   context: ({ input }) => ({
     nodeId: input.nodeId,

@@ -126,7 +126,8 @@ export class Checkers implements ClusterObserver, WriteListener, FaultListener {
       case 'promoted': {
         const epoch = payload.epoch as number;
         trace.add(node, `promoted epoch=${epoch} via=${String(payload.via)}`);
-        if (payload.forced === true) this.#forcedEpochs.add(epoch);
+        // A handover's election is forced too, but the old primary stopped writing before it: not exempt.
+        if (payload.forced === true && payload.via !== 'handover') this.#forcedEpochs.add(epoch);
         const before = this.#promotedBy.get(epoch);
         if (before === undefined) this.#promotedBy.set(epoch, node);
         else if (before !== node) this.#fail('onePrimaryPerEpoch', `${before} and ${node} were both promoted in epoch ${epoch}`);

@@ -11,13 +11,14 @@
  */
 import type { SimCluster, World } from './cluster.js';
 
-/** The kinds of fault injected. */
+/** The kinds of fault injected (with forced promotions; `handover` is added by {@link faultKinds}). */
 export const FAULT_KINDS = [
   'partition', 'isolatePrimary', 'badLink', 'crash', 'crashPrimary', 'diskWriteError', 'diskFsyncError', 'pause', 'promote', 'forcePromote',
 ] as const;
 
 /** One kind of fault. */
-export type FaultKind = (typeof FAULT_KINDS)[number];
+export type FaultKind = (typeof FAULT_KINDS)[number] | 'handover';
+
 
 /** Told about pauses (they suspend the timing assumptions of fencing). */
 export interface FaultListener {
@@ -32,9 +33,20 @@ export interface FaultListener {
  */
 export const DEFAULT_FAULT_KINDS: readonly FaultKind[] = FAULT_KINDS.filter((k) => k !== 'forcePromote');
 
+/**
+ * The kinds a run draws: the default ones, plus forced promotions and/or
+ * planned handovers (`node.handover()` on the primary) when asked for.
+ * Each option only appends, so the seeds recorded for the other schedules
+ * keep their runs.
+ */
+export function faultKinds(options: { forcedPromotions?: boolean; handovers?: boolean }): readonly FaultKind[] {
+  const base: readonly FaultKind[] = options.forcedPromotions === true ? FAULT_KINDS : DEFAULT_FAULT_KINDS;
+  return options.handovers === true ? [...base, 'handover'] : base;
+}
+
 export class FaultSchedule {
   /** Faults injected, per kind. */
-  readonly counts: Record<FaultKind, number> = Object.fromEntries(FAULT_KINDS.map((k) => [k, 0])) as Record<FaultKind, number>;
+  readonly counts: Record<FaultKind, number> = Object.fromEntries([...FAULT_KINDS, 'handover'].map((k) => [k, 0])) as Record<FaultKind, number>;
   readonly #world: World;
   readonly #cluster: SimCluster;
   readonly #listener: FaultListener;
@@ -179,6 +191,21 @@ export class FaultSchedule {
             ({ epoch }) => trace.add(r.id, `promote answered epoch=${epoch}`),
             (err: unknown) => {
               if (!r.clock.dead) trace.add(r.id, `promote refused ${(err as { code?: string }).code ?? String(err)}`);
+            });
+        });
+        return;
+      }
+      case 'handover': {
+        const primary = this.#cluster.running().find((r) => r.node.role === 'primary');
+        if (primary === undefined) return;
+        // A named target half the time (it may be down, or behind); else the node picks the most advanced replica.
+        const to = rng.chance(0.5) ? rng.pick(ids.filter((id) => id !== primary.id)) : undefined;
+        note(`${primary.id} to ${to ?? '(its pick)'}`);
+        primary.clock.run(() => {
+          primary.node.handover(to === undefined ? {} : { to }).then(
+            ({ primary: next, epoch }) => trace.add(primary.id, `handover done: ${next} leads epoch ${epoch}`),
+            (err: unknown) => {
+              if (!primary.clock.dead) trace.add(primary.id, `handover failed ${(err as { code?: string }).code ?? String(err)} ${JSON.stringify((err as { context?: unknown }).context ?? {})}`);
             });
         });
         return;

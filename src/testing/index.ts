@@ -16,7 +16,7 @@ export { SimNetwork, type LinkFaults } from './simNetwork.js';
 export { RecordingStore, type ApplyObserver } from './recordingStore.js';
 export { SimCluster, type ClusterObserver, type SimClusterOptions, type SimNode, type World } from './cluster.js';
 export { Workload, type WorkloadOptions, type WriteListener, type WriteRecord } from './workload.js';
-export { DEFAULT_FAULT_KINDS, FAULT_KINDS, FaultSchedule, type FaultKind, type FaultListener } from './faults.js';
+export { DEFAULT_FAULT_KINDS, FAULT_KINDS, FaultSchedule, faultKinds, type FaultKind, type FaultListener } from './faults.js';
 export { Checkers, type Violation } from './checkers.js';
 export { convergence, type ConvergenceState } from './convergence.js';
 export { Trace } from './trace.js';

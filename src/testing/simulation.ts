@@ -13,7 +13,7 @@ import type { Tuning } from '../actors/nodeOptions.js';
 import { Checkers, STATUS_SAMPLE_MS, type Violation } from './checkers.js';
 import { SimCluster, type World } from './cluster.js';
 import { convergence } from './convergence.js';
-import { DEFAULT_FAULT_KINDS, FAULT_KINDS, type FaultKind, FaultSchedule } from './faults.js';
+import { type FaultKind, FaultSchedule, faultKinds } from './faults.js';
 import { Prng } from './prng.js';
 import { Scheduler } from './scheduler.js';
 import { SimNetwork } from './simNetwork.js';
@@ -29,6 +29,8 @@ export interface SimulationOptions {
   convergeMs?: number;
   /** Also inject forced promotions (off by default so recorded seeds keep their runs: see `DEFAULT_FAULT_KINDS`). */
   forcedPromotions?: boolean;
+  /** Also inject planned handovers (`node.handover()`; off by default, for the same reason). */
+  handovers?: boolean;
   /** A disk whose fsync makes nothing durable (checker tests). */
   fsyncIsNoop?: boolean;
   /** Replaces each node's machine logics (checker tests hand in broken guards). */
@@ -82,7 +84,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     ...(options.adaptLogics === undefined ? {} : { adaptLogics: options.adaptLogics }),
   });
   workload = new Workload(world, cluster, { writers: rng.int(2, 4), spaces: rng.int(2, 12) }, checkers);
-  const faults = new FaultSchedule(world, cluster, checkers, options.forcedPromotions === true ? FAULT_KINDS : DEFAULT_FAULT_KINDS);
+  const faults = new FaultSchedule(world, cluster, checkers, faultKinds(options));
   trace.add('sim', `seed ${options.seed}: ${size} nodes`);
   cluster.startAll();
   const faultsEnd = START_MS + faultsMs;

@@ -131,6 +131,8 @@ const cases: Case[] = [
     check: (res) => assert.is(res.headers.get('allow'), 'GET'),
   },
   { name: 'promotion while the primary is live', node: 'n3', method: 'POST', path: '/promote', status: 409, code: 'PromotionRefused' },
+  { name: 'handover on a replica', node: 'n3', method: 'POST', path: '/handover?to=n2', status: 409, code: 'HandoverFailed' },
+  { name: 'handover to an unknown node', node: 'n1', method: 'POST', path: '/handover?to=n9', status: 409, code: 'HandoverFailed' },
   {
     name: 'more entries than the write queue holds', node: 'n1', method: 'POST', path: '/spaces/notes/entries',
     body: JSON.stringify(Array.from({ length: 1001 }, (_, i) => ({ id: `q${i}` }))), status: 503, code: 'Overloaded',
@@ -187,7 +189,7 @@ test('engram-repl top in a pipe prints one block per refresh with a lag sparklin
 });
 
 test('CLI usage: --help exits 0, an unknown flag exits 2 naming it, a missing flag is named, an unreachable node exits 1', async () => {
-  for (const command of ['node', 'status', 'promote', 'top', 'demo']) {
+  for (const command of ['node', 'status', 'promote', 'handover', 'top', 'demo']) {
     const help = await runCli([command, '--help']);
     assert.is(help.code, 0, `${command} --help: ${help.stderr}`);
     assert.match(help.stdout, new RegExp(`usage: engram-repl ${command}`));
@@ -235,6 +237,19 @@ test('promote: refused while the primary is live (exit 1), --force moves the pri
   assert.equal(redirect?.primary, { id: 'n2', http: cluster.config.nodes[1]!.http });
   const written = await cluster.api('n2').write('notes', [{ id: 'on-n2' }], 'quorum');
   assert.ok(written.lsn > 0);
+});
+
+test('handover: the primary (n2) hands over to n1; n1 then takes writes and holds what n2 acknowledged', async () => {
+  const before = await cluster.api('n2').status();
+  await waitFor(async () => (await cluster.api('n2').status()).replicas.find((r) => r.id === 'n1')?.appliedLsn === before.lsn,
+    { timeoutMs: 15_000, what: 'n1 streaming from n2 and caught up' });
+  const run = await runCli(['handover', '--url', cluster.url('n2'), '--to', 'n1']);
+  assert.is(run.code, 0, run.stderr);
+  assert.match(run.stdout, new RegExp(`n2 handed over: n1 is primary of epoch ${before.epoch + 1}`));
+  assert.is((await cluster.api('n1').status()).role, 'primary');
+  assert.equal(await cluster.api('n1').read('notes', 'on-n2'), { id: 'on-n2' });
+  const written = await cluster.api('n1').write('notes', [{ id: 'after-handover' }], 'quorum');
+  assert.ok(written.lsn > before.lsn);
 });
 
 test('SIGTERM shuts a node down gracefully: stopping, stopped, exit 0', async () => {

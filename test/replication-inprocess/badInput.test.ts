@@ -2,7 +2,8 @@
  * Bad input on a replica's replication port (DESIGN §5), from a raw socket
  * over real TCP while the real primary streams to the same replica: random
  * bytes, an oversized length prefix, a truncated frame, a truncated batch, a
- * bad CRC, a stale epoch and an LSN gap are each refused with an ERROR frame
+ * bad CRC, a stale epoch, an LSN gap and a HANDOVER out of place (before
+ * HELLO, or from a stale epoch) are each refused with an ERROR frame
  * carrying their code, counted in `engram_replication_protocol_errors_total{code}`,
  * the connection closed, nothing applied; the replica keeps serving and the
  * primary's stream goes on without loss. (Damage to the real stream itself:
@@ -14,6 +15,7 @@ import * as assert from 'uvu/assert';
 import type { ReplicationNode } from '../../src/actors/replicationNode.js';
 import { FrameType, encodeFrame } from '../../src/wire/frame.js';
 import { FrameReader } from '../../src/wire/frameReader.js';
+import { encodeMessage } from '../../src/wire/messages.js';
 import { type Cluster, type RawPeer, craftBatch, digests, helloAsPrimary, metricValue, withCluster, writeMemories } from '../helpers/cluster.js';
 
 const PROTOCOL_ERRORS = 'engram_replication_protocol_errors_total';
@@ -115,6 +117,16 @@ test('every kind of bad input is refused with its code, counted, closed, nothing
         peer.send(craftBatch(flushedLsn + 5, 3));
         return { peer, code: 'LogGap' };
       }],
+      ['HANDOVER before HELLO', async (c) => {
+        const peer = await c.rawPeer('n2');
+        peer.send(encodeMessage({ kind: 'handover', epoch: 1, lsn: 1 }));
+        return { peer, code: 'MalformedMessage' };
+      }],
+      ['HANDOVER from a stale epoch', async (c) => {
+        const { peer, flushedLsn } = await helloAsPrimary(c, 'n2');
+        peer.send(encodeMessage({ kind: 'handover', epoch: 0, lsn: flushedLsn }));
+        return { peer, code: 'StaleEpoch' };
+      }],
     ];
     let round = 0;
     for (const [name, attack] of attacks) {
@@ -126,6 +138,7 @@ test('every kind of bad input is refused with its code, counted, closed, nothing
     }
     const row = c.primary.status().replicas[0];
     assert.equal([c.node('n2').status().role, row?.status, row?.failures], ['replica', 'Healthy', 0], 'the real stream was never disrupted');
+    assert.is(c.node('n2').status().epoch, 1, 'no HANDOVER made n2 stand');
   }));
 
 // Regression: bytes of an incomplete frame left in the FrameReader when the

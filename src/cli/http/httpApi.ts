@@ -102,6 +102,12 @@ async function postPromote(r: Request): Promise<void> {
   sendJson(r.res, 200, { id: r.node.id, role: r.node.role, epoch });
 }
 
+async function postHandover(r: Request): Promise<void> {
+  const to = r.query.get('to') ?? undefined;
+  const result = await r.node.handover(to === undefined ? {} : { to });
+  sendJson(r.res, 200, { from: r.node.id, ...result });
+}
+
 const ROUTES: readonly Route[] = [
   { pattern: /^\/spaces\/([^/]+)\/entries$/, methods: { POST: postEntries }, query: ['ack'] },
   { pattern: /^\/spaces\/([^/]+)\/memories\/([^/]+)$/, methods: { GET: getMemory }, query: [] },
@@ -111,6 +117,7 @@ const ROUTES: readonly Route[] = [
   { pattern: /^\/metrics$/, methods: { GET: getMetrics }, query: [] },
   { pattern: /^\/healthz$/, methods: { GET: (r) => sendJson(r.res, 200, { ok: true, id: r.node.id, role: r.node.role }) }, query: [] },
   { pattern: /^\/promote$/, methods: { POST: postPromote }, query: ['force'] },
+  { pattern: /^\/handover$/, methods: { POST: postHandover }, query: ['to'] },
 ];
 
 function decodeParam(segment: string): string {
@@ -141,7 +148,7 @@ function route(node: ReplicationNode, req: IncomingMessage, res: ServerResponse)
     return handler({ node, req, res, query: url.searchParams, params: match.slice(1).map(decodeParam) });
   }
   throw new HttpProblem(404, 'RouteNotFound', `no route ${req.method} ${url.pathname}`, {
-    suggestion: 'routes: POST /spaces/:space/entries, GET /spaces/:space/memories/:id, POST /spaces/:space/lookup, GET /spaces/:space, GET /status, GET /metrics, GET /healthz, POST /promote',
+    suggestion: 'routes: POST /spaces/:space/entries, GET /spaces/:space/memories/:id, POST /spaces/:space/lookup, GET /spaces/:space, GET /status, GET /metrics, GET /healthz, POST /promote, POST /handover',
   });
 }
 

@@ -1,0 +1,169 @@
+// Planned switchover (node.handover) on real TCP, three nodes in one
+// process: under continuous writes the role moves to the named replica in
+// one new epoch, with no acknowledged write lost (even `local` ones: the
+// target holds every record before it stands) and nothing discarded on the
+// old primary; refusals are typed; a target that cannot catch up in time
+// leaves the old primary in charge, writing again.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { type ReplicationNode, isReplicationError } from '../../src/index.js';
+import { tcpTransport } from '../../src/adapters/tcpTransport.js';
+import { type Cluster, metricValue, withCluster } from '../helpers/cluster.js';
+import { waitFor } from '../helpers/waitFor.js';
+import { wrapConnection, wrapTransport } from '../helpers/wrapConnection.js';
+
+/** Writes 20-entry batches back to back to whoever is primary until stopped; records what was acknowledged and what was refused. */
+function writeLoop(c: Cluster, ack: 'local' | 'quorum') {
+  const acked: string[] = [];
+  const refused: { code: string; atMs: number }[] = [];
+  const ackedBy = new Map<string, number>();
+  let stop = false;
+  let batch = 0;
+  const done = (async () => {
+    let target = 'n1';
+    while (!stop) {
+      const ids = Array.from({ length: 20 }, (_, i) => `w${batch}-${i}`);
+      try {
+        await c.node(target).writeMany('s', ids.map((id) => ({ id })), { ack });
+        acked.push(...ids);
+        ackedBy.set(target, (ackedBy.get(target) ?? 0) + 1);
+        batch++;
+      } catch (err) {
+        if (!isReplicationError(err, 'NotPrimary')) throw err;
+        refused.push({ code: err.code, atMs: performance.now() });
+        target = c.node(target).status().primary ?? target;
+        await new Promise((resolve) => setTimeout(resolve, 5)); // a client's retry pause
+      }
+    }
+  })();
+  return { acked, refused, ackedBy, stop: async () => { stop = true; await done; } };
+}
+
+async function caughtUp(c: Cluster, primary: ReplicationNode): Promise<void> {
+  await waitFor(() => {
+    const st = primary.status();
+    return st.replicas.length === 2 && st.replicas.every((r) => r.appliedLsn === st.lsn);
+  }, { timeoutMs: 15_000, what: `replicas caught up with ${primary.id}` });
+}
+
+for (const ack of ['local', 'quorum'] as const) {
+  test(`handover under continuous ${ack} writes: n2 leads the next epoch, every acknowledged write is everywhere, nothing discarded`, () =>
+    withCluster({ size: 3 }, async (c) => {
+      const events: string[] = [];
+      for (const id of ['n1', 'n2', 'n3']) {
+        c.node(id).on('promoted', (e) => events.push(`${id} promoted ${e.epoch} via ${e.via}`));
+        c.node(id).on('demoted', (e) => events.push(`${id} demoted ${e.epoch}`));
+        c.node(id).on('truncated', (e) => events.push(`${id} truncated ${e.count}`));
+      }
+      const epoch = c.primary.status().epoch;
+      const load = writeLoop(c, ack);
+      let handoverMs = 0;
+      try {
+        await waitFor(() => load.acked.length >= 2000, { timeoutMs: 15_000, what: 'writes under way' });
+        const started = performance.now();
+        const result = await c.primary.handover({ to: 'n2' });
+        handoverMs = performance.now() - started;
+        assert.equal([result.primary, result.epoch], ['n2', epoch + 1]);
+        await waitFor(() => (load.ackedBy.get('n2') ?? 0) >= 10, { timeoutMs: 10_000, what: 'writes acknowledged by n2' });
+      } finally {
+        await load.stop();
+      }
+      const n2 = c.node('n2');
+      assert.equal([n2.role, c.primary.role, c.node('n3').role], ['primary', 'replica', 'replica']);
+      assert.ok(load.refused.length > 0 && load.refused.every((r) => r.code === 'NotPrimary'), JSON.stringify(load.refused.slice(0, 3)));
+      await caughtUp(c, n2);
+      for (const id of ['n1', 'n2', 'n3']) {
+        const node = c.node(id);
+        const missing = load.acked.filter((w) => node.read('s', w) === undefined);
+        assert.equal(missing.length, 0, `${id} lacks ${missing.length} acknowledged writes, e.g. ${missing.slice(0, 3).join(', ')}`);
+        assert.is(node.space('s').count, load.acked.length, `${id}: no record that no client wrote`);
+        assert.is(node.status().epoch, epoch + 1);
+      }
+      assert.equal(events.filter((e) => !e.includes('demoted')), [`n2 promoted ${epoch + 1} via handover`]);
+      assert.ok(events.includes(`n1 demoted ${epoch + 1}`), events.join('; '));
+      assert.is(await metricValue(c.node('n1'), 'engram_replication_handovers_total', { outcome: 'completed' }), 1);
+      const refusedMs = load.refused.at(-1)!.atMs - load.refused[0]!.atMs;
+      console.log(`  ${ack}: handover took ${handoverMs.toFixed(0)} ms; writes refused for ${refusedMs.toFixed(0)} ms (${load.refused.length} retries); ${load.acked.length} writes acknowledged`);
+    }));
+}
+
+test('handover without automatic failover still moves the role (nobody else stands)', () =>
+  withCluster({ size: 3, nodeOptions: { n1: { autoFailover: false }, n2: { autoFailover: false }, n3: { autoFailover: false } } }, async (c) => {
+    await c.primary.writeMany('s', Array.from({ length: 100 }, (_, i) => ({ id: `a${i}` })));
+    await c.waitCaughtUp('n2');
+    await c.waitCaughtUp('n3');
+    const result = await c.primary.handover(); // default target: the streaming replica with the highest flushed LSN
+    assert.ok(result.primary === 'n2' || result.primary === 'n3', result.primary);
+    const next = c.node(result.primary);
+    assert.is(next.role, 'primary');
+    await next.write('s', { id: 'after' });
+    await caughtUp(c, next);
+    assert.equal(c.primary.read('s', 'after'), { id: 'after' });
+  }));
+
+test('refusals are HandoverFailed with a reason: on a replica, to an unknown node, to itself, to a replica that is down, twice at once', () =>
+  withCluster({ size: 3 }, async (c) => {
+    const reason = async (run: () => Promise<unknown>): Promise<string> => {
+      try {
+        await run();
+      } catch (err) {
+        assert.ok(isReplicationError(err, 'HandoverFailed'), String(err));
+        return String(err.context?.['reason']);
+      }
+      return 'resolved';
+    };
+    await c.primary.write('s', { id: 'a' });
+    await c.waitCaughtUp('n2');
+    assert.is(await reason(() => c.node('n2').handover({ to: 'n3' })), 'notPrimary');
+    assert.is(await reason(() => c.primary.handover({ to: 'n9' })), 'unknownTarget');
+    assert.is(await reason(() => c.primary.handover({ to: 'n1' })), 'self');
+    await c.stop('n3');
+    await waitFor(() => (c.primary.status().replicas.find((r) => r.id === 'n3')?.failures ?? 0) > 0, { what: 'n1 to notice n3 is down' });
+    assert.is(await reason(() => c.primary.handover({ to: 'n3' })), 'targetUnreachable');
+    const first = c.primary.handover({ to: 'n2' });
+    assert.is(await reason(() => c.primary.handover({ to: 'n2' })), 'handoverRunning');
+    assert.equal((await first).primary, 'n2');
+    assert.is(await metricValue(c.node('n1'), 'engram_replication_handovers_total', { outcome: 'failed' }), 4);
+    assert.is(await metricValue(c.node('n2'), 'engram_replication_handovers_total', { outcome: 'failed' }), 1);
+  }));
+
+test('a target that cannot catch up in time: HandoverFailed (timeout), the old primary keeps its epoch and writes again', () => {
+  let held: [deliver: (chunk: Uint8Array) => void, chunk: Uint8Array][] | undefined;
+  const holding = wrapTransport(tcpTransport, 'accepted', (conn) => wrapConnection(conn, {
+    data: (chunk, deliver) => {
+      if (held === undefined) deliver(chunk);
+      else held.push([deliver, chunk]);
+    },
+  }));
+  return withCluster({ size: 3, nodeOptions: { n3: { transport: holding } } }, async (c) => {
+    await c.primary.writeMany('s', [{ id: 'a' }]);
+    await c.waitCaughtUp('n3');
+    const epoch = c.primary.status().epoch;
+    held = []; // n3 stops reading its stream
+    await c.primary.writeMany('s', Array.from({ length: 50 }, (_, i) => ({ id: `b${i}` })));
+    try {
+      await c.primary.handover({ to: 'n3', timeoutMs: 300 });
+      assert.unreachable('n3 cannot hold every record');
+    } catch (err) {
+      assert.ok(isReplicationError(err, 'HandoverFailed'), String(err));
+      assert.equal([err.context?.['reason'], err.context?.['handoverSent']], ['timeout', false]);
+    }
+    await waitFor(async () => {
+      try {
+        await c.primary.write('s', { id: 'after' });
+        return true;
+      } catch (err) {
+        if (!isReplicationError(err, 'NotPrimary')) throw err;
+        return false;
+      }
+    }, { timeoutMs: 5_000, what: 'n1 to accept writes again' });
+    assert.equal([c.primary.role, c.primary.status().epoch], ['primary', epoch]);
+    const backlog = held;
+    held = undefined;
+    for (const [deliver, chunk] of backlog) deliver(chunk);
+    await c.waitCaughtUp('n3');
+    assert.equal(c.node('n3').read('s', 'after'), { id: 'after' });
+  });
+});
+
+test.run();
