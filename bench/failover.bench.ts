@@ -18,13 +18,22 @@
  *    write's due time (bar: p99 < 10 ms); then the same with ack 'local' as
  *    a reference (how much of the tail is the disk and event loop).
  *
- * `BENCH_PART=failover` or `BENCH_PART=quorum` runs only that part.
+ * 3. Planned switchover: the same three child processes, a client writing
+ *    single entries with ack 'quorum' (4 at a time, retrying refused writes
+ *    against the new primary), and 10 handovers around the cluster
+ *    (n1 -> n2 -> n3 -> n1 ...; test/failover/handoverRounds.ts). Per
+ *    handover: how long `handover()` took, and the longest gap between two
+ *    acknowledged writes around it (the pause the client saw). Medians and
+ *    maxima; then every acknowledged write is checked on every node.
+ *
+ * `BENCH_PART=failover`, `BENCH_PART=quorum` or `BENCH_PART=handover` runs only that part.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Tuning, createNode } from '../src/index.js';
-import { type ProcCluster, withProcCluster } from '../test/failover/processHarness.js';
+import { LoadWriter, type ProcCluster, missingIds, withProcCluster } from '../test/failover/processHarness.js';
+import { handoverRounds } from '../test/failover/handoverRounds.js';
 import { waitFor } from '../test/helpers/waitFor.js';
 import { openLoop } from './openLoop.js';
 import { fmt, median, quantile } from './stats.js';
@@ -94,11 +103,26 @@ async function quorumLatency(): Promise<void> {
   rmSync(dir, { recursive: true, force: true });
 }
 
+async function handoverPauses(): Promise<void> {
+  await withProcCluster({ ack: 'quorum' }, async (c) => {
+    const writer = new LoadWriter(c, 's', 'h', 'quorum');
+    writer.start(4);
+    const samples = await handoverRounds(c, writer, RUNS).finally(() => writer.stop());
+    await c.converge('s', 30_000);
+    const missing = (await Promise.all(c.liveNodes().map((n) => missingIds(n, 's', writer.acked.keys())))).flat().length;
+    const took = samples.map((s) => s.handoverMs);
+    const pauses = samples.map((s) => s.pauseMs);
+    console.log(`handover: runs ${samples.map((s) => `${s.from}->${s.to} ${fmt(s.handoverMs)}/${fmt(s.pauseMs)}`).join(', ')} (ms: handover / write pause)`);
+    console.log(`handover: median ${fmt(median(took))} ms (max ${fmt(Math.max(...took))}); write pause median ${fmt(median(pauses))} ms (max ${fmt(Math.max(...pauses))}); ${fmt(writer.acked.size)} quorum writes acknowledged, ${missing} missing on any node after convergence`);
+  });
+}
+
 console.log(`failover bench${QUICK ? ' (quick)' : ''}: ${RUNS} runs per profile`);
-if (PART !== 'quorum') {
+if (PART === undefined || PART === 'failover') {
   await failoverProfile('default profile', undefined, 2000);
   await failoverProfile('fast profile', FAST, 1000);
 }
-if (PART !== 'failover') await quorumLatency();
+if (PART === undefined || PART === 'quorum') await quorumLatency();
+if (PART === undefined || PART === 'handover') await handoverPauses();
 await waitFor(() => true);
 process.exit(0);

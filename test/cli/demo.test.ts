@@ -44,6 +44,8 @@ test('the demo exits 0 after every phase, with no missing writes, identical dige
   assert.match(output, /n[23] was elected primary of epoch 2 [\d,]+ ms after the SIGKILL/);
   assert.match(output, /writer: writes now acknowledged by n[23] instead of n1/);
   assert.match(output, /n1 is a replica following n[23] at epoch 2/);
+  assert.match(output, /n[23] refused writes, waited until n1 held every record, and n1 won epoch 3/);
+  assert.match(output, /first write acknowledged by n1 [\d,]+ ms after the call; nothing was discarded anywhere/);
   assert.match(output, /acknowledged writes read back on each of 3 nodes: 0 missing/);
   assert.match(output, /space digests identical on all nodes/);
   assert.match(output, /demo ok in/);

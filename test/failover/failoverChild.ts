@@ -3,7 +3,7 @@
  * real disk and TCP, options as JSON in `ENGRAM_NODE_OPTIONS`) behind a small
  * IPC request/reply protocol. Unlike test/helpers/nodeChild.ts it passes the
  * ack mode, replies to a write with the node and epoch it was accepted in
- * (read in the same tick as the append), serves `promote`, and forwards the
+ * (read in the same tick as the append), serves `promote` and `handover`, and forwards the
  * failover events (`promoted`, `demoted`, `truncated`, `error`).
  */
 import { isReplicationError } from '../../src/errors.js';
@@ -46,6 +46,8 @@ async function handle(node: ReplicationNode, op: string, args: unknown[]): Promi
       return node.read(String(args[0]), String(args[1]));
     case 'promote':
       return node.promote({ force: args[0] === true });
+    case 'handover':
+      return node.handover(typeof args[0] === 'string' ? { to: args[0] } : {});
     default:
       throw new Error(`unknown op ${op}`);
   }

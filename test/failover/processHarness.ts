@@ -68,6 +68,7 @@ export class ProcNode {
   space(name: string): Promise<SpaceSummary> { return this.request('space', [name]) as Promise<SpaceSummary>; }
   read(space: string, id: string): Promise<unknown> { return this.request('read', [space, id]); }
   promote(force = false): Promise<{ epoch: number }> { return this.request('promote', [force]) as Promise<{ epoch: number }>; }
+  handover(to?: string): Promise<{ primary: string; epoch: number; lsn: number }> { return this.request('handover', to === undefined ? [] : [to]) as Promise<{ primary: string; epoch: number; lsn: number }>; }
   signal(sig: NodeJS.Signals): void { if (!this.#exited) try { process.kill(this.pid, sig); } catch { /* gone */ } }
   async kill(): Promise<void> { this.signal('SIGKILL'); await this.exited; }
 }
@@ -181,6 +182,8 @@ export function within<T>(p: Promise<T>, ms: number): Promise<T> {
 export class LoadWriter {
   readonly attempted = new Set<string>();
   readonly acked = new Map<string, Ack>();
+  /** `performance.now()` of every acknowledgement, in order. */
+  readonly ackTimes: number[] = [];
   readonly failures: string[] = [];
   #n = 0;
   #stopped = false;
@@ -195,7 +198,11 @@ export class LoadWriter {
       if (target === undefined) continue;
       const id = `${this.prefix}-${this.#n++}`;
       this.attempted.add(id);
-      const write = target.writeMany(this.space, [{ id, text: id }], this.ack).then((a) => { this.acked.set(id, a); return true; });
+      const write = target.writeMany(this.space, [{ id, text: id }], this.ack).then((a) => {
+        this.acked.set(id, a);
+        this.ackTimes.push(performance.now());
+        return true;
+      });
       let timer: NodeJS.Timeout | undefined;
       const ok = await Promise.race([write, new Promise<false>((r) => (timer = setTimeout(() => r(false), this.timeoutMs)))]).catch((err: unknown) => {
         this.failures.push(String((err as Error).message).slice(0, 80));

@@ -113,7 +113,7 @@ test('an oversized length prefix throws FrameTooLarge on the header alone', () =
 });
 
 test('an unknown type byte throws UnknownFrameType before the body arrives', () => {
-  for (const type of [0, 13, 99, 255]) {
+  for (const type of [0, 14, 99, 255]) {
     const reader = new FrameReader();
     reader.push(new Uint8Array([100, 0, 0, 0, type]));
     const err = throwsCode(() => reader.next(), 'UnknownFrameType', `type ${type}`);

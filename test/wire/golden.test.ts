@@ -36,7 +36,7 @@ test('the fixture folder holds exactly the fixtures the inputs describe, and a R
   assert.equal(files.filter((f) => f.endsWith('.bin')).sort(), [...expected.keys()].map((n) => `${n}.bin`).sort());
   assert.ok(files.includes('README.md'));
   assert.ok(readFileSync(`${dir}README.md`, 'utf8').includes('scripts/make-wire-fixtures.ts'));
-  assert.is(expected.size, 13); // record + batch + 11 other message kinds
+  assert.is(expected.size, 14); // record + batch + 12 other message kinds
 });
 
 test('re-encoding the inputs reproduces every fixture byte for byte', () => {

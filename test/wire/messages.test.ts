@@ -28,7 +28,7 @@ function roundTrip(buffers: Uint8Array[]): WireMessage {
 }
 
 test('every non-batch kind round-trips field for field', () => {
-  assert.is(new Set(sampleMessages.map((m) => m.kind)).size, 11);
+  assert.is(new Set(sampleMessages.map((m) => m.kind)).size, 12);
   for (const msg of sampleMessages) assert.equal(roundTrip(encodeMessage(msg)), msg, msg.kind);
 });
 

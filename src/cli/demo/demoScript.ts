@@ -3,7 +3,8 @@
  * load with a progress bar, live replica status, a paused replica (SIGSTOP:
  * Lagging -> Degraded, then catch-up after SIGCONT), the primary SIGKILLed
  * (automatic promotion, timed; the writer follows 421s), the old primary
- * restarted (rejoin, what it discarded), and verification of every
+ * restarted (rejoin, what it discarded), a planned handover of the primary
+ * role back to n1 under writes (POST /handover), and verification of every
  * acknowledged write and of the digests. Returns the summary lines; throws
  * when a phase does not happen within its timeout.
  *
@@ -130,7 +131,23 @@ export async function runDemoScript(cluster: ProcessCluster, say: (line: string)
   say(indent(statusView(await status(newPrimary))));
   summary.push(`rejoin: n1 follows ${newPrimary}; ${discarded}`);
 
-  phase('5. Verifying over HTTP: every acknowledged write on every node, and the space digests');
+  phase(`5. Handing the primary role back to n1 while writes continue (POST /handover?to=n1 on ${newPrimary}, like engram-repl handover)`);
+  const handoverFrom = cluster.events.length;
+  writer.start('handover', 50, 20);
+  await until(async () => writer.lastAckAt, (at) => at > performance.now() - 50, `writes acknowledged by ${newPrimary}`);
+  const handoverAt = performance.now();
+  const handedOver = await cluster.api(newPrimary, PHASE_TIMEOUT_MS).handover('n1');
+  const handoverMs = performance.now() - handoverAt;
+  say(`  ${newPrimary} refused writes, waited until n1 held every record, and n1 won epoch ${handedOver.epoch}: ${n(handoverMs)} ms`);
+  await until(async () => writer.lastAckAt, (at) => at > handoverAt && writer.ackedBy === 'n1', 'a write acknowledged by n1');
+  const resumedAfter = writer.lastAckAt - handoverAt;
+  await writer.stop();
+  const cut = cluster.events.slice(handoverFrom).filter((e: EventLine) => e.event === 'truncated').length;
+  say(`  first write acknowledged by n1 ${n(resumedAfter)} ms after the call; ${cut === 0 ? 'nothing was discarded anywhere' : `${cut} nodes DISCARDED records`}`);
+  summary.push(`handover: n1 primary of epoch ${handedOver.epoch} again ${n(handoverMs)} ms after the call; writes resumed on n1 after ${n(resumedAfter)} ms; ${cut === 0 ? 'nothing discarded' : 'records DISCARDED'}`);
+  if (cut > 0) throw new Error('a handover discarded records');
+
+  phase('6. Verifying over HTTP: every acknowledged write on every node, and the space digests');
   const apis = new Map<string, ApiClient>(cluster.config.nodes.map((node) => [node.id, cluster.api(node.id, 10_000)]));
   const report = await verifyCluster(apis, writer.acked);
   say(`  ${n(report.checked)} acknowledged writes read back on each of ${apis.size} nodes: ${report.missing} missing${report.examples.length ? ` (e.g. ${report.examples.join(', ')})` : ''}`);
