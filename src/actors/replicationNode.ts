@@ -355,7 +355,7 @@ export class ReplicationNode {
     const refusal = this.#promoteRefusal as { primaryId: string | null; reason: string } | undefined;
     if (refusal !== undefined) {
       throw new ReplicationError('PromotionRefused', `promotion of ${this.id} refused: ${refusal.reason}${refusal.primaryId ? ` (primary ${refusal.primaryId} is reachable)` : ''}`, {
-        context: { ...refusal }, suggestion: "promote({ force: true }) fences the current primary (it still needs a majority's votes)",
+        context: { ...refusal }, suggestion: `for a planned switchover call handover({ to: '${this.id}' }) on the primary (no write lost); promote({ force: true }) fences the current primary (it still needs a majority's votes)`,
       });
     }
     await this.#transition;

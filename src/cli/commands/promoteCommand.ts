@@ -33,7 +33,7 @@ export async function promoteCommand(argv: string[]): Promise<number> {
   const api = new ApiClient(baseUrl(required(flags.url, 'url', USAGE), USAGE), 30_000);
   const result = await api.promote(flags.force === true).catch((err: unknown) => {
     if (err instanceof ApiError && err.code === 'PromotionRefused') {
-      throw new ApiError(err.status, err.code, err.message, err.message.includes('did not win') ? 'promote the replica with the highest LSN (engram-repl status): voters refuse a less complete log' : 'engram-repl promote --force fences the current primary (it still needs a majority\'s votes)');
+      throw new ApiError(err.status, err.code, err.message, err.message.includes('did not win') ? 'promote the replica with the highest LSN (engram-repl status): voters refuse a less complete log' : 'engram-repl handover --url <primary> --to <this node> moves the role without losing a write; engram-repl promote --force fences the current primary (it still needs a majority\'s votes)');
     }
     throw err;
   });
