@@ -11,7 +11,7 @@
  * pure: the shell (src/actors) does all I/O and persistence and sends one
  * event per heartbeat, vote request, vote reply or quorum report; time
  * arrives in events as `nowMs`, randomness as `jitter` in [0, 1), and the
- * three timers are `after` transitions with named delays computed from
+ * four timers are `after` transitions with named delays computed from
  * context, so the actor's injected clock drives them.
  *
  * Safety, and what the shell must do for it:
@@ -667,7 +667,7 @@ export const promotionMachine = setup({
   id: 'promotion',
   description: [
     "One node's view of who is primary, elections and fencing (Raft-like, one replication group). The shell does all I/O and persistence and sends one event per heartbeat, vote request, vote reply or quorum report;",
-    'time arrives as nowMs and randomness as jitter in events; the failover, election-round and lease timers are after-transitions with named delays (failoverTimeout, electionRound, lease) on the actor clock.',
+    'time arrives as nowMs and randomness as jitter in events; the failover, election-round, lease and handover timers are after-transitions with named delays (failoverTimeout, electionRound, lease, handover) on the actor clock.',
     'Effects are named actions filled in with machine.provide(): adoptEpoch, rejectStale, requestPreVotes, answerPreVote, startElection, grantVote, refuseVote, becomePrimary, leaseLost, leaseRegained, stepDown, refusePromotion, reportSplitBrain, beginHandover, endHandover, refuseHandover.',
     `Defaults: failoverTimeoutMs ${D.failoverTimeoutMs}, electionJitterRatio ${D.electionJitterRatio}, electionRoundMs ${D.electionRoundMs}, leaseMs ${D.leaseMs} (must be < failoverTimeoutMs); timeouts are base * (1 + electionJitterRatio * jitter).`,
     'One vote per epoch (votedEpoch only grows), granted only to a log at least as complete ((lastEpoch, lastLsn) lexicographic) and never while following a live primary or leading, unless the request is a forced promotion\'s;',
