@@ -6,6 +6,11 @@
  * (it steps down). Settles when the target is heard as primary of a newer
  * epoch, or fails with `HandoverFailed`.
  *
+ * A HANDOVER the target provably did not act on (it acknowledged, in this
+ * epoch, a frame sent after it: it read HANDOVER and did not stand, or the
+ * frame was lost with its connection) is reported as ignored and sent again,
+ * up to {@link HANDOVER_SENDS_MAX} times in all.
+ *
  * @example
  * const run = new HandoverRun(host, 'n2', 4, 1500)
  * run.start(); onAck(() => run.progress()); await run.done // { primary: 'n2', epoch: 5 }
@@ -22,7 +27,14 @@ export interface HandoverHost {
   flushedOn(nodeId: string): number;
   /** Sends HANDOVER to the target; false when no stream to it is up. */
   sendHandover(nodeId: string, epoch: number, lsn: number): boolean;
+  /** The newest send time (`clock`) the target's ACKs echoed. */
+  echoedBy(nodeId: string): number;
+  /** A HANDOVER went out (`true`), or the target showed it did not act on the last one (`false`). */
+  handoverInFlight(inFlight: boolean): void;
 }
+
+/** HANDOVER frames one run sends at most (the first, and resends after the target ignored one). */
+export const HANDOVER_SENDS_MAX = 3;
 
 /** How a handover ended. */
 export interface HandoverResult {
@@ -43,7 +55,10 @@ export class HandoverRun {
   readonly #host: HandoverHost;
   readonly #timeoutMs: number;
   #lsn: number | undefined;
-  #sent = false;
+  #sends = 0;
+  /** Send time of the HANDOVER in flight (not shown ignored), else undefined. */
+  #inFlightSince: number | undefined;
+  #steppedDown = false;
   #settled = false;
   #timer: unknown;
   #resolve!: (result: HandoverResult) => void;
@@ -71,15 +86,30 @@ export class HandoverRun {
     );
   }
 
-  /** A replica acknowledged something: send HANDOVER once the target holds every record. */
+  /**
+   * A replica acknowledged something: once the target holds every record,
+   * send HANDOVER; when the target shows it did not act on the one in
+   * flight, report that and send again (within the limit).
+   */
   progress(): void {
-    if (this.#settled || this.#sent || this.#lsn === undefined) return;
-    if (this.#host.flushedOn(this.to) < this.#lsn) return;
-    this.#sent = this.#host.sendHandover(this.to, this.epoch, this.#lsn);
+    const host = this.#host;
+    if (this.#settled || this.#steppedDown || this.#lsn === undefined) return;
+    if (this.#inFlightSince !== undefined) {
+      if (host.echoedBy(this.to) <= this.#inFlightSince) return;
+      this.#inFlightSince = undefined;
+      host.handoverInFlight(false);
+    }
+    if (this.#sends >= HANDOVER_SENDS_MAX || host.flushedOn(this.to) < this.#lsn) return;
+    const now = host.clock.now();
+    if (!host.sendHandover(this.to, this.epoch, this.#lsn)) return;
+    this.#sends++;
+    this.#inFlightSince = now;
+    host.handoverInFlight(true);
   }
 
   /** This node stepped down (it granted the target's forced vote): wait up to the timeout to hear the new primary. */
   steppedDown(): void {
+    this.#steppedDown = true;
     if (this.#settled || this.#timer !== undefined) return;
     this.#timer = this.#host.clock.setTimeout(
       () => this.fail('notElected', `${this.to} was not heard as primary within ${this.#timeoutMs} ms of this node stepping down`),
@@ -103,8 +133,8 @@ export class HandoverRun {
     if (this.#settled) return;
     this.#settle();
     this.#reject(new ReplicationError('HandoverFailed', `handover to ${this.to} failed: ${message}`, {
-      context: { reason, to: this.to, epoch: this.epoch, lsn: this.#lsn ?? null, handoverSent: this.#sent },
-      suggestion: reason === 'timeout' && !this.#sent
+      context: { reason, to: this.to, epoch: this.epoch, lsn: this.#lsn ?? null, handoverSends: this.#sends, handoverInFlight: this.#inFlightSince !== undefined },
+      suggestion: reason === 'timeout' && this.#sends === 0
         ? 'the target did not catch up in time: retry when it is Healthy, or with a longer timeoutMs'
         : 'check status() on every node: the cluster elects a primary by itself if this one stepped down',
     }));

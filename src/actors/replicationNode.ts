@@ -19,7 +19,7 @@ import { MemoryStore } from '../store/memoryStore.js';
 import type { AckMode } from '../types.js';
 import { encodePayload } from '../wire/payload.js';
 import type { AnyActorRef } from 'xstate';
-import { type HandoverRefusal, type PromotionEffect, type PromotionSnapshot, acceptsWrites, majorityOf, promotionRole } from '../machines/promotion.js';
+import { type HandoverRefusal, type PromotionContext, type PromotionEffect, type PromotionSnapshot, majorityOf, promotionRole } from '../machines/promotion.js';
 import type { HelloMessage } from '../wire/messages.js';
 import { Ballot } from './elections.js';
 import { HandoverRun, type HandoverResult } from './handover.js';
@@ -373,9 +373,10 @@ export class ReplicationNode {
    * Rejects with `HandoverFailed` (its `context.reason` says why) when this
    * node is not a primary holding its lease, `to` is unknown or not
    * streaming, or `to` did not catch up and take over within `timeoutMs`
-   * (default `failoverTimeoutMs`); a handover that timed out before
-   * stepping down leaves this node primary, accepting writes again once a
-   * majority is heard.
+   * (default `failoverTimeoutMs`). After such a timeout this node stays
+   * primary (writing again once a majority is heard) unless a HANDOVER may
+   * still reach `to`: then it steps down, since `to` may yet stand. Settles
+   * within twice `timeoutMs` (docs/guarantees.md).
    *
    * @example
    * await primary.handover({ to: 'n2' }) // { primary: 'n2', epoch: 3, lsn: 18234 }
@@ -513,10 +514,12 @@ export class ReplicationNode {
         suggestion: 'send writes to the node whose status().role is primary',
       });
     }
-    if (this.#handover !== undefined) {
-      throw new ReplicationError('NotPrimary', `node ${this.id} is handing the primary role over to ${this.#handover.to} and refuses writes`, {
-        context: { primary: null, handoverTo: this.#handover.to },
-        suggestion: `retry against ${this.#handover.to} once it is primary (status().primary)`,
+    // The machine, not the run, says whether a handover is under way: a run that failed early leaves it HandingOver until its timer.
+    const handoverTo = (this.#promotion?.getSnapshot().context as PromotionContext | undefined)?.handoverTo ?? null;
+    if (handoverTo !== null) {
+      throw new ReplicationError('NotPrimary', `node ${this.id} is handing the primary role over to ${handoverTo} and refuses writes`, {
+        context: { primary: null, handoverTo },
+        suggestion: `retry against ${handoverTo} once it is primary (status().primary)`,
       });
     }
     if (!this.#leaseOk) {
@@ -794,6 +797,8 @@ export class ReplicationNode {
           for (const r of [...this.#receivers.values()]) r.close(); // stop following anyone
           this.#assignedSeq.clear();
           this.#leaseOk = true;
+          // A handover this node started in an earlier epoch is over: it leads again.
+          this.#handover?.fail('otherPrimary', `${this.id} was elected primary of epoch ${epoch} itself`);
           this.#role = 'primary';
           this.#startPrimary();
           const failoverMs = via === 'election' && heard !== null ? this.#clock.now() - heard : null;
@@ -845,6 +850,8 @@ export class ReplicationNode {
           },
           flushedOn: (id) => this.#shippers.get(id)?.flushedLsn ?? 0,
           sendHandover: (id, e, lsn) => this.#shippers.get(id)?.sendHandover(e, lsn) ?? false,
+          echoedBy: (id) => this.#shippers.get(id)?.echoedMs ?? 0,
+          handoverInFlight: (inFlight) => this.#sendPromotion({ type: inFlight ? 'handover.sent' : 'handover.ignored' }),
         }, to, epoch, timeoutMs);
         this.#handover = run;
         this.#logger.info('handing over', { to, epoch });
@@ -856,11 +863,16 @@ export class ReplicationNode {
         run.start();
         return;
       }
-      case 'endHandover':
-        // The machine is LeaseLost: writes resume on the next quorum.contact.
+      case 'endHandover': {
+        // Not sent: the machine is LeaseLost, and writes resume on the next quorum.contact.
+        // Sent: the target may still stand, and the machine steps down (stepDown follows).
+        const { to, sent } = effect.params;
         this.#leaseOk = false;
-        this.#handover?.fail('timeout', `${effect.params.to} did not catch up and take over within the timeout`);
+        this.#handover?.fail('timeout', sent
+          ? `${to} did not take over within the timeout after HANDOVER; this node steps down (${to} may still stand, or an election follows)`
+          : `${to} did not catch up within the timeout; this node stays primary`);
         return;
+      }
       case 'refuseHandover':
         this.#handoverRefusal = { primaryId: effect.params.primaryId, reason: effect.params.reason };
         return;

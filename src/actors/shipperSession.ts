@@ -116,6 +116,8 @@ export class ShipperSession {
   #failures = 0;
   #lastError: string | null = null;
   #stopped = false;
+  /** The newest send time (this node's clock) the replica's ACKs echoed: it had read every frame sent before. */
+  #echoedMs = 0;
 
   constructor(host: ShipperHost, replica: ClusterNode) {
     this.#host = host;
@@ -152,6 +154,11 @@ export class ShipperSession {
   /** The replica's applied position (from its ACKs). */
   get appliedLsn(): number {
     return this.#applied;
+  }
+
+  /** The newest send time (this node's clock) the replica's ACKs echoed: it has read every frame this node sent before then. */
+  get echoedMs(): number {
+    return this.#echoedMs;
   }
 
   /** A stream to the replica is up (handshake done). */
@@ -372,6 +379,7 @@ export class ShipperSession {
   #onAck(ack: AckMessage): void {
     const now = this.#host.clock.now();
     const echoAge = ack.echoSentAtMs > 0 ? Math.max(0, now - ack.echoSentAtMs) : 0;
+    this.#echoedMs = Math.max(this.#echoedMs, ack.echoSentAtMs);
     if (ack.receivedLsn > this.#received) this.#writeLagMs = echoAge;
     if (ack.flushedLsn > this.#flushed) this.#flushLagMs = echoAge;
     if (ack.appliedLsn > this.#applied) this.#applyLagMs = echoAge;

@@ -58,8 +58,12 @@
  * follows, in its epoch) starts a forced candidacy at once; its log is then
  * complete, so every voter, the old primary included, grants it, and the old
  * primary steps down on granting. Without that within the handover's
- * `timeoutMs`, `endHandover` leaves the primary `LeaseLost` (writes resume
- * with the next quorum contact).
+ * `timeoutMs`, `endHandover`: with no HANDOVER that may still act
+ * (`handover.sent` / `handover.ignored` from the shell), the primary is
+ * `LeaseLost` (writes resume with the next quorum contact); with one, the
+ * target may still stand in a forced election that the lease does not
+ * fence, so the primary steps down (`handoverTimedOut`) rather than write
+ * again in its epoch.
  *
  * Leader stickiness: a node `Following` a live primary (heard within
  * `failoverTimeoutMs`) and a `Leading` primary refuse vote requests without
@@ -203,6 +207,19 @@ export interface HandoverEvent {
   readonly timeoutMs: number;
   readonly nowMs: number;
 }
+/** On a primary handing over: HANDOVER went out to the target, which may stand from now on. */
+export interface HandoverSentEvent {
+  readonly type: 'handover.sent';
+}
+/**
+ * On a primary handing over: the target acknowledged a frame sent after the
+ * last HANDOVER, in this epoch, so it read HANDOVER and did not stand (TCP
+ * keeps a stream in order, and a target that stands refuses this epoch's
+ * frames from then on).
+ */
+export interface HandoverIgnoredEvent {
+  readonly type: 'handover.ignored';
+}
 /** HANDOVER from the primary this node follows: it holds every record, so stand now (a forced election). */
 export interface HandoverRequestEvent {
   readonly type: 'handover.request';
@@ -230,11 +247,13 @@ export type PromotionEvent =
   | QuorumContactEvent
   | PromoteEvent
   | HandoverEvent
+  | HandoverSentEvent
+  | HandoverIgnoredEvent
   | HandoverRequestEvent
   | HigherEpochSeenEvent;
 
 /** Why the machine passed through SteppingDown. */
-export type StepDownReason = 'higherEpoch' | 'primaryElected' | 'splitBrain';
+export type StepDownReason = 'higherEpoch' | 'primaryElected' | 'splitBrain' | 'handoverTimedOut';
 
 /** The machine's context. */
 export interface PromotionContext {
@@ -269,6 +288,8 @@ export interface PromotionContext {
   handoverTo: string | null;
   /** How long the current handover may take before it ends (ms). */
   handoverTimeoutMs: number;
+  /** A HANDOVER of the current handover went out and the target has not shown it ignored it: it may stand at any time. */
+  handoverSent: boolean;
   /** On a candidate: the primary whose HANDOVER started this candidacy, else null (cleared as a Follower or Primary). */
   handoverFrom: string | null;
 }
@@ -308,8 +329,12 @@ export interface RefusePromotion { readonly primaryId: string | null; readonly r
 export interface ReportSplitBrain { readonly from: string; readonly epoch: Epoch }
 /** Params of `beginHandover`: refuse writes, catch `to` up to this node's last record, then send it HANDOVER. */
 export interface BeginHandover { readonly epoch: Epoch; readonly to: string; readonly timeoutMs: number }
-/** Params of `endHandover`: the handover to `to` did not complete within its time; writes stay refused until quorum.contact. */
-export interface EndHandover { readonly epoch: Epoch; readonly to: string }
+/**
+ * Params of `endHandover`: the handover to `to` did not complete within its
+ * time. Not `sent`: writes stay refused until quorum.contact (LeaseLost).
+ * `sent`: the target may still stand, so this node steps down instead.
+ */
+export interface EndHandover { readonly epoch: Epoch; readonly to: string; readonly sent: boolean }
 /** Params of `refuseHandover`: `node.handover()` fails with HandoverFailed. */
 export interface RefuseHandover { readonly reason: HandoverRefusal; readonly primaryId: string | null }
 
@@ -493,6 +518,10 @@ const becomePrimary = (how: 'bootstrap' | 'won') =>
       return { epoch: context.epoch, forced: via === 'force' || via === 'handover', via };
     },
   }) as const;
+const endHandover = {
+  type: 'endHandover',
+  params: ({ context }: Args): EndHandover => ({ epoch: context.epoch, to: context.handoverTo ?? '', sent: context.handoverSent }),
+} as const;
 const refuseHandover = (reason: HandoverRefusal) =>
   ({ type: 'refuseHandover', params: ({ context }: Args): RefuseHandover => ({ reason, primaryId: context.primaryId }) }) as const;
 const refusePromotion = (reason: PromotionRefusal) =>
@@ -620,7 +649,9 @@ export const promotionMachine = setup({
     clearForcing: assign({ forcing: false, handoverFrom: null, handoverTo: null }),
     clearHandover: assign({ handoverTo: null }),
     markHandoverFrom: assign(({ event }) => (event.type === 'handover.request' ? { forcing: true, handoverFrom: event.from } : {})),
-    startHandover: assign(({ event }) => (event.type === 'handover' ? { handoverTo: event.to, handoverTimeoutMs: event.timeoutMs } : {})),
+    startHandover: assign(({ event }) => (event.type === 'handover' ? { handoverTo: event.to, handoverTimeoutMs: event.timeoutMs, handoverSent: false } : {})),
+    noteHandoverSent: assign({ handoverSent: true }),
+    noteHandoverIgnored: assign({ handoverSent: false }),
     claimPrimary: assign(({ context }) => ({ primaryId: context.nodeId })),
     recordQuorum: assign(({ event }) => (event.type === 'quorum.contact' ? { lastQuorumMs: event.nowMs } : {})),
     noteStepDown: assign((_, params: { from: 'Primary' | 'Candidate'; reason: StepDownReason }) => ({ steppedDown: params })),
@@ -651,6 +682,8 @@ export const promotionMachine = setup({
     newPreVote: ({ context, event }) => event.type === 'prevote.reply' && event.granted && event.epoch === context.preVoteEpoch && !context.preVotes.includes(event.from),
     hasPreVoteMajority: ({ context }) => context.preVotes.length >= majorityOf(context.clusterSize),
     forced: ({ event }) => event.type === 'promote' && event.force,
+    /** A HANDOVER of the current handover went out, and the target may still stand on it. */
+    handoverWasSent: ({ context }) => context.handoverSent,
     /** A handover to another node. */
     handoverToOther: ({ context, event }) => event.type === 'handover' && event.to !== context.nodeId,
     /** HANDOVER from the primary this node follows, in its epoch. */
@@ -694,6 +727,7 @@ export const promotionMachine = setup({
     forcing: false,
     handoverTo: null,
     handoverTimeoutMs: 0,
+    handoverSent: false,
     handoverFrom: null,
   }),
   initial: 'Starting',
@@ -801,9 +835,16 @@ export const promotionMachine = setup({
           },
         },
         HandingOver: {
-          description: 'A planned switchover (handover): writes are refused while the shell catches the target up to this node\'s last record and sends it HANDOVER; the target then stands with a forced election, which this node grants (stepping down, as Leading does). Without that within handoverTimeoutMs the handover ends (endHandover) in LeaseLost, so writes resume only once a majority is heard again.',
-          after: { handover: { target: 'LeaseLost', actions: { type: 'endHandover', params: ({ context }) => ({ epoch: context.epoch, to: context.handoverTo ?? '' }) } } },
+          description: 'A planned switchover (handover): writes are refused while the shell catches the target up to this node\'s last record and sends it HANDOVER (handover.sent); the target then stands with a forced election, which this node grants (stepping down, as Leading does). Without that within handoverTimeoutMs the handover ends (endHandover): before HANDOVER went out, in LeaseLost, so writes resume only once a majority is heard again; after it, the target may still stand, so this node steps down rather than write again in its epoch.',
+          after: {
+            handover: [
+              { guard: 'handoverWasSent', target: '#promotion.SteppingDown', actions: [endHandover, 'forgetPrimary', noteStepDown('Primary', 'handoverTimedOut')] },
+              { target: 'LeaseLost', actions: endHandover },
+            ],
+          },
           on: {
+            'handover.sent': { actions: 'noteHandoverSent' },
+            'handover.ignored': { actions: 'noteHandoverIgnored' },
             'quorum.contact': { actions: 'recordQuorum' },
             'vote.request': voteRequestAsLeader,
             'prevote.request': { actions: answerPreVote('leading') },

@@ -135,7 +135,7 @@ test('start: a follower, or the bootstrap primary of a new cluster at epoch 1; a
   assert.equal({ ...follower.snapshot.context, config: null }, {
     nodeId: 'n1', clusterSize: 3, config: null, initialRole: 'follower', epoch: 0, votedEpoch: 0, primaryId: null,
     votes: [], preVoteEpoch: 0, preVotes: [], lastJitter: 0, lastHeardMs: null, lastQuorumMs: null, steppedDown: null, forcing: false,
-    handoverTo: null, handoverTimeoutMs: 0, handoverFrom: null,
+    handoverTo: null, handoverTimeoutMs: 0, handoverSent: false, handoverFrom: null,
   });
   const boot = initialPromotionStep({ ...input, initialRole: 'primary' });
   assert.is(boot.state, 'Primary.Leading');

@@ -33,7 +33,7 @@ const H = { Primary: 'HandingOver' } as const;
 const X = { Primary: 'LeaseLost' } as const;
 const F = { Follower: 'Following' } as const;
 const S = { Follower: 'Suspecting' } as const;
-const handingOver = { handoverTo: 'n2', handoverTimeoutMs: 2000 };
+const handingOver = { handoverTo: 'n2', handoverTimeoutMs: 2000, handoverSent: false };
 type Row = [from: PromotionSnapshot['value'], context: Partial<PromotionContext>, event: Ev, to: string, effects: string[], after?: Partial<PromotionContext>];
 
 // prettier-ignore
@@ -56,8 +56,13 @@ const rows: Row[] = [
   [H, handingOver, hb('n3', 6), 'Follower.Suspecting', ['reportSplitBrain', 'stepDown']],
   [H, handingOver, contact, 'Primary.HandingOver', [], { lastQuorumMs: T, handoverTo: 'n2' }],
   [H, handingOver, promote(true), 'Primary.HandingOver', ['refusePromotion']],
-  // Without a step-down in time: the handover ends, and writes wait for a majority (LeaseLost).
+  // HANDOVER went out (the target may stand from then on), or the target showed it did not act on it.
+  [H, handingOver, { type: 'handover.sent' }, 'Primary.HandingOver', [], { handoverSent: true }],
+  [H, { ...handingOver, handoverSent: true }, { type: 'handover.ignored' }, 'Primary.HandingOver', [], { handoverSent: false }],
+  // Without a step-down in time, nothing in flight: the handover ends, and writes wait for a majority (LeaseLost).
   [H, handingOver, handoverTimer, 'Primary.LeaseLost', ['endHandover'], { handoverTo: null, epoch: 6 }],
+  // ... with a HANDOVER in flight: the target may still stand, so this node steps down rather than write again in its epoch.
+  [H, { ...handingOver, handoverSent: true }, handoverTimer, 'Follower.Suspecting', ['endHandover', 'stepDown'], { handoverTo: null, epoch: 6, primaryId: null, steppedDown: { from: 'Primary', reason: 'handoverTimedOut' } }],
   [X, {}, contact, 'Primary.Leading', ['leaseRegained']],
   // The target: HANDOVER from the primary it follows, in its epoch, starts a forced candidacy.
   [F, { primaryId: 'n2', lastHeardMs: T }, request('n2', 6), 'Candidate', ['startElection'], { epoch: 7, votedEpoch: 7, forcing: true, handoverFrom: 'n2' }],
@@ -80,7 +85,12 @@ test('effect params: beginHandover, endHandover, refusals, and the win reported 
   const params = (value: PromotionSnapshot['value'], patch: Partial<PromotionContext>, event: Ev) =>
     promotionTransition(at(value, patch), event).effects.map((e) => `${e.type} ${JSON.stringify(e.params)}`);
   assert.equal(params(L, {}, handover('n2', 1500)), ['beginHandover {"epoch":6,"to":"n2","timeoutMs":1500}']);
-  assert.equal(params(H, handingOver, handoverTimer), ['endHandover {"epoch":6,"to":"n2"}']);
+  assert.equal(params(H, handingOver, handoverTimer), ['endHandover {"epoch":6,"to":"n2","sent":false}']);
+  assert.equal(params(H, { ...handingOver, handoverSent: true }, handoverTimer), [
+    'endHandover {"epoch":6,"to":"n2","sent":true}',
+    'stepDown {"epoch":6,"from":"Primary","reason":"handoverTimedOut","primaryId":null}',
+  ]);
+  assert.equal(promotionTransition(at(L, { handoverSent: true }), handover('n2')).snapshot.context.handoverSent, false, 'a new handover starts with nothing in flight');
   assert.equal(params(L, {}, handover('n1')), ['refuseHandover {"reason":"self","primaryId":"n1"}']);
   assert.equal(params(X, {}, handover('n2')), ['refuseHandover {"reason":"leaseLost","primaryId":"n1"}']);
   assert.equal(params(H, handingOver, handover('n2')), ['refuseHandover {"reason":"handoverRunning","primaryId":"n1"}']);

@@ -43,6 +43,8 @@ const events: Ev[] = [
   { type: 'epoch.higher', epoch: 9, from: 'n2', jitter: 0.7 },
   { type: 'handover', to: 'n2', timeoutMs: 900, nowMs: 700 },
   { type: 'handover.request', from: 'n2', epoch: 2, nowMs: 800, jitter: 0.1 },
+  { type: 'handover.sent' },
+  { type: 'handover.ignored' },
   { type: PROMOTION_TIMERS.failoverTimeout },
   { type: PROMOTION_TIMERS.preVoteRound },
   { type: PROMOTION_TIMERS.electionRound },

@@ -11,6 +11,8 @@ import { tcpTransport } from '../../src/adapters/tcpTransport.js';
 import { type Cluster, metricValue, withCluster } from '../helpers/cluster.js';
 import { waitFor } from '../helpers/waitFor.js';
 import { wrapConnection, wrapTransport } from '../helpers/wrapConnection.js';
+import type { Connection } from '../../src/ports.js';
+import { FrameType } from '../../src/wire/frame.js';
 
 /** Writes 20-entry batches back to back to whoever is primary until stopped; records what was acknowledged and what was refused. */
 function writeLoop(c: Cluster, ack: 'local' | 'quorum') {
@@ -146,7 +148,7 @@ test('a target that cannot catch up in time: HandoverFailed (timeout), the old p
       assert.unreachable('n3 cannot hold every record');
     } catch (err) {
       assert.ok(isReplicationError(err, 'HandoverFailed'), String(err));
-      assert.equal([err.context?.['reason'], err.context?.['handoverSent']], ['timeout', false]);
+      assert.equal([err.context?.['reason'], err.context?.['handoverSends'], err.context?.['handoverInFlight']], ['timeout', 0, false]);
     }
     await waitFor(async () => {
       try {
@@ -163,6 +165,106 @@ test('a target that cannot catch up in time: HandoverFailed (timeout), the old p
     for (const [deliver, chunk] of backlog) deliver(chunk);
     await c.waitCaughtUp('n3');
     assert.equal(c.node('n3').read('s', 'after'), { id: 'after' });
+  });
+});
+
+/** Is this write a HANDOVER frame (one buffer, frame type 13)? */
+const isHandover = (chunks: readonly Uint8Array[]): boolean => chunks.length === 1 && chunks[0]![4] === FrameType.Handover;
+
+test('a HANDOVER lost on the way is sent again once the target shows it read past it, and the handover completes', () => {
+  let handovers = 0;
+  const dropFirst = wrapTransport(tcpTransport, 'dialled', (conn) => wrapConnection(conn, {
+    write: (chunks, real) => {
+      if (isHandover(chunks) && handovers++ === 0) return true; // lost: the target never sees it
+      return real.write(chunks);
+    },
+  }));
+  return withCluster({ size: 3, nodeOptions: { n1: { transport: dropFirst } } }, async (c) => {
+    await c.primary.writeMany('s', Array.from({ length: 20 }, (_, i) => ({ id: `a${i}` })));
+    await c.waitCaughtUp('n2');
+    const result = await c.primary.handover({ to: 'n2' });
+    assert.equal([result.primary, handovers], ['n2', 2]);
+    assert.is(c.node('n2').role, 'primary');
+  });
+});
+
+test('a HANDOVER still in flight when the handover times out: the old primary steps down instead of writing again, and the target stands when it arrives', () => {
+  // n1's stream to n2 holds the HANDOVER, and everything after it, until the connection is torn down; then it
+  // delivers what it held (bytes already on their way) before closing, as a slow network would.
+  let holding: [Connection, Uint8Array[]][] | undefined;
+  const delaying = wrapTransport(tcpTransport, 'dialled', (conn) => {
+    const wrapped = wrapConnection(conn, {
+      write: (chunks, real) => {
+        if (holding === undefined && isHandover(chunks)) holding = [];
+        if (holding !== undefined) {
+          holding.push([real, [...chunks]]);
+          return true;
+        }
+        return real.write(chunks);
+      },
+    });
+    return {
+      ...wrapped,
+      get remoteAddress() { return conn.remoteAddress; },
+      get pendingBytes() { return conn.pendingBytes; },
+      destroy: () => {
+        const held = holding ?? [];
+        holding = undefined;
+        for (const [real, chunks] of held) if (real === conn) real.write(chunks);
+        conn.end(); // the held bytes go out before the FIN
+      },
+    };
+  });
+  return withCluster({ size: 3, nodeOptions: { n1: { transport: delaying } } }, async (c) => {
+    const events: string[] = [];
+    for (const id of ['n1', 'n2', 'n3']) {
+      c.node(id).on('promoted', (e) => events.push(`${id} promoted ${e.epoch} via ${e.via}`));
+      c.node(id).on('demoted', (e) => events.push(`${id} demoted ${e.epoch} ${e.reason}`));
+      c.node(id).on('truncated', (e) => events.push(`${id} truncated ${e.count}`));
+    }
+    await c.primary.writeMany('s', Array.from({ length: 50 }, (_, i) => ({ id: `a${i}` })), { ack: 'quorum' });
+    await c.waitCaughtUp('n2');
+    const epoch = c.primary.status().epoch;
+    try {
+      await c.primary.handover({ to: 'n2', timeoutMs: 300 });
+      assert.unreachable('the HANDOVER is held past the timeout');
+    } catch (err) {
+      assert.ok(isReplicationError(err, 'HandoverFailed'), String(err));
+      assert.equal([err.context?.['reason'], err.context?.['handoverSends'], err.context?.['handoverInFlight']], ['timeout', 1, true]);
+    }
+    assert.is(c.primary.role, 'replica', 'stepped down: the target may still stand in the next epoch');
+    try {
+      await c.primary.write('s', { id: 'refused' });
+      assert.unreachable('n1 stepped down');
+    } catch (err) {
+      assert.ok(isReplicationError(err, 'NotPrimary'), String(err));
+    }
+    await waitFor(() => c.node('n2').role === 'primary', { timeoutMs: 10_000, what: 'n2 to stand on the late HANDOVER and win' });
+    assert.is(c.node('n2').status().epoch, epoch + 1);
+    await c.node('n2').write('s', { id: 'after' }, { ack: 'quorum' });
+    await caughtUp(c, c.node('n2'));
+    assert.equal(events.filter((e) => !e.startsWith('n3')).sort(), [`n1 demoted ${epoch} handoverTimedOut`, `n2 promoted ${epoch + 1} via handover`]);
+    for (const id of ['n1', 'n3']) {
+      assert.equal(c.node(id).read('s', 'a49'), { id: 'a49' });
+      assert.equal(c.node(id).read('s', 'after'), { id: 'after' });
+      assert.is(c.node(id).read('s', 'refused'), undefined);
+    }
+  });
+});
+
+test('closing the primary during a handover settles it: HandoverFailed (closed)', () => {
+  let held = false;
+  const holding = wrapTransport(tcpTransport, 'accepted', (conn) => wrapConnection(conn, { data: (chunk, deliver) => { if (!held) deliver(chunk); } }));
+  return withCluster({ size: 3, nodeOptions: { n2: { transport: holding } } }, async (c) => {
+    await c.primary.write('s', { id: 'a' });
+    await c.waitCaughtUp('n2');
+    held = true; // n2 stops reading: it cannot catch up
+    await c.primary.write('s', { id: 'b' });
+    const pending = c.primary.handover({ to: 'n2', timeoutMs: 60_000 }).then(() => 'resolved', (err: unknown) => err);
+    await c.stop('n1');
+    const err = await pending;
+    assert.ok(isReplicationError(err, 'HandoverFailed'), String(err));
+    assert.is(err.context?.['reason'], 'closed');
   });
 });
 
