@@ -6,10 +6,12 @@
  * (it steps down). Settles when the target is heard as primary of a newer
  * epoch, or fails with `HandoverFailed`.
  *
- * A HANDOVER the target provably did not act on (it acknowledged, in this
- * epoch, a frame sent after it: it read HANDOVER and did not stand, or the
- * frame was lost with its connection) is reported as ignored and sent again,
- * up to {@link HANDOVER_SENDS_MAX} times in all.
+ * A HANDOVER the target provably did not act on is reported as ignored and
+ * sent again, up to {@link HANDOVER_SENDS_MAX} times in all. The proof: on
+ * the same connection, the target acknowledged (in this epoch) a frame sent
+ * after it; a stream keeps its order, so it read HANDOVER and did not stand
+ * (a node that stands refuses this epoch's frames from then on). Nothing on
+ * another connection proves it: the target may still read the old one.
  *
  * @example
  * const run = new HandoverRun(host, 'n2', 4, 1500)
@@ -27,8 +29,8 @@ export interface HandoverHost {
   flushedOn(nodeId: string): number;
   /** Sends HANDOVER to the target; false when no stream to it is up. */
   sendHandover(nodeId: string, epoch: number, lsn: number): boolean;
-  /** The newest send time (`clock`) the target's ACKs echoed. */
-  echoedBy(nodeId: string): number;
+  /** The target's current connection, the newest send time (`clock`) stamped on a frame of it, and the newest its ACKs echoed. */
+  streamTo(nodeId: string): { generation: number; sentMs: number; echoedMs: number } | undefined;
   /** A HANDOVER went out (`true`), or the target showed it did not act on the last one (`false`). */
   handoverInFlight(inFlight: boolean): void;
 }
@@ -56,8 +58,8 @@ export class HandoverRun {
   readonly #timeoutMs: number;
   #lsn: number | undefined;
   #sends = 0;
-  /** Send time of the HANDOVER in flight (not shown ignored), else undefined. */
-  #inFlightSince: number | undefined;
+  /** The HANDOVER in flight (not shown ignored): its send time and connection, else undefined. */
+  #inFlight: { atMs: number; generation: number } | undefined;
   #steppedDown = false;
   #settled = false;
   #timer: unknown;
@@ -94,16 +96,18 @@ export class HandoverRun {
   progress(): void {
     const host = this.#host;
     if (this.#settled || this.#steppedDown || this.#lsn === undefined) return;
-    if (this.#inFlightSince !== undefined) {
-      if (host.echoedBy(this.to) <= this.#inFlightSince) return;
-      this.#inFlightSince = undefined;
+    if (this.#inFlight !== undefined) {
+      const stream = host.streamTo(this.to);
+      if (stream === undefined || stream.generation !== this.#inFlight.generation || stream.echoedMs <= this.#inFlight.atMs) return;
+      this.#inFlight = undefined;
       host.handoverInFlight(false);
     }
     if (this.#sends >= HANDOVER_SENDS_MAX || host.flushedOn(this.to) < this.#lsn) return;
-    const now = host.clock.now();
-    if (!host.sendHandover(this.to, this.epoch, this.#lsn)) return;
+    const stream = host.streamTo(this.to);
+    if (stream === undefined || !host.sendHandover(this.to, this.epoch, this.#lsn)) return;
     this.#sends++;
-    this.#inFlightSince = now;
+    // Only a frame stamped later than every frame before HANDOVER proves it was read, even if the clock stepped back.
+    this.#inFlight = { atMs: Math.max(host.clock.now(), stream.sentMs), generation: stream.generation };
     host.handoverInFlight(true);
   }
 
@@ -133,7 +137,7 @@ export class HandoverRun {
     if (this.#settled) return;
     this.#settle();
     this.#reject(new ReplicationError('HandoverFailed', `handover to ${this.to} failed: ${message}`, {
-      context: { reason, to: this.to, epoch: this.epoch, lsn: this.#lsn ?? null, handoverSends: this.#sends, handoverInFlight: this.#inFlightSince !== undefined },
+      context: { reason, to: this.to, epoch: this.epoch, lsn: this.#lsn ?? null, handoverSends: this.#sends, handoverInFlight: this.#inFlight !== undefined },
       suggestion: reason === 'timeout' && this.#sends === 0
         ? 'the target did not catch up in time: retry when it is Healthy, or with a longer timeoutMs'
         : 'check status() on every node: the cluster elects a primary by itself if this one stepped down',

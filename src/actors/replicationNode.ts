@@ -850,7 +850,7 @@ export class ReplicationNode {
           },
           flushedOn: (id) => this.#shippers.get(id)?.flushedLsn ?? 0,
           sendHandover: (id, e, lsn) => this.#shippers.get(id)?.sendHandover(e, lsn) ?? false,
-          echoedBy: (id) => this.#shippers.get(id)?.echoedMs ?? 0,
+          streamTo: (id) => this.#shippers.get(id)?.stream,
           handoverInFlight: (inFlight) => this.#sendPromotion({ type: inFlight ? 'handover.sent' : 'handover.ignored' }),
         }, to, epoch, timeoutMs);
         this.#handover = run;

@@ -116,8 +116,10 @@ export class ShipperSession {
   #failures = 0;
   #lastError: string | null = null;
   #stopped = false;
-  /** The newest send time (this node's clock) the replica's ACKs echoed: it had read every frame sent before. */
+  /** The newest send time (this node's clock) the replica's ACKs on the current connection echoed. */
   #echoedMs = 0;
+  /** The newest send time stamped on a frame of the current connection. */
+  #sentMs = 0;
 
   constructor(host: ShipperHost, replica: ClusterNode) {
     this.#host = host;
@@ -156,9 +158,14 @@ export class ShipperSession {
     return this.#applied;
   }
 
-  /** The newest send time (this node's clock) the replica's ACKs echoed: it has read every frame this node sent before then. */
-  get echoedMs(): number {
-    return this.#echoedMs;
+  /**
+   * The current connection (`generation`, which changes with every connect
+   * and close), the newest send time stamped on a frame of it (`sentMs`),
+   * and the newest send time the replica's ACKs on it echoed (`echoedMs`):
+   * the replica has read every frame sent on it up to that one.
+   */
+  get stream(): { generation: number; sentMs: number; echoedMs: number } {
+    return { generation: this.#generation, sentMs: this.#sentMs, echoedMs: this.#echoedMs };
   }
 
   /** A stream to the replica is up (handshake done). */
@@ -263,6 +270,8 @@ export class ShipperSession {
 
   closeConnection(): void {
     this.#generation++;
+    this.#echoedMs = 0;
+    this.#sentMs = 0;
     this.#streaming = false;
     this.#cursor = undefined;
     this.#inflight = [];
@@ -443,6 +452,7 @@ export class ShipperSession {
     this.#heartbeat = this.#host.clock.setTimeout(() => {
       if (generation !== this.#generation) return;
       const now = this.#host.clock.now();
+      this.#sentMs = Math.max(this.#sentMs, now);
       this.#write(encodeMessage({ kind: 'heartbeat', epoch: this.#host.epoch(), primaryLsn: this.#host.shippableLsn(), sentAtMs: now }));
       if (!this.#inflight.some((b) => b.lastLsn > this.#applied)) this.#refreshOldestUnapplied();
       this.#sampleLag(now, true);
@@ -469,6 +479,7 @@ export class ShipperSession {
         if (generation !== this.#generation) break;
         if (read === undefined) break;
         const now = this.#host.clock.now();
+        this.#sentMs = Math.max(this.#sentMs, now);
         const frame = encodeBatchFrame({
           epoch: this.#host.epoch(), startLsn: read.firstLsn, count: read.count, primaryId: this.#host.nodeId,
           firstTimestampMs: read.firstTimestampMs, sentAtMs: now,

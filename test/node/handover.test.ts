@@ -11,7 +11,6 @@ import { tcpTransport } from '../../src/adapters/tcpTransport.js';
 import { type Cluster, metricValue, withCluster } from '../helpers/cluster.js';
 import { waitFor } from '../helpers/waitFor.js';
 import { wrapConnection, wrapTransport } from '../helpers/wrapConnection.js';
-import type { Connection } from '../../src/ports.js';
 import { FrameType } from '../../src/wire/frame.js';
 
 /** Writes 20-entry batches back to back to whoever is primary until stopped; records what was acknowledged and what was refused. */
@@ -189,31 +188,25 @@ test('a HANDOVER lost on the way is sent again once the target shows it read pas
 });
 
 test('a HANDOVER still in flight when the handover times out: the old primary steps down instead of writing again, and the target stands when it arrives', () => {
-  // n1's stream to n2 holds the HANDOVER, and everything after it, until the connection is torn down; then it
-  // delivers what it held (bytes already on their way) before closing, as a slow network would.
-  let holding: [Connection, Uint8Array[]][] | undefined;
+  // The connection n1 sends a HANDOVER on holds it, and everything after it, until the connection is torn
+  // down; then it delivers what it held (bytes already on their way) before closing, as a slow network would.
   const delaying = wrapTransport(tcpTransport, 'dialled', (conn) => {
+    let held: Uint8Array[][] | undefined;
     const wrapped = wrapConnection(conn, {
       write: (chunks, real) => {
-        if (holding === undefined && isHandover(chunks)) holding = [];
-        if (holding !== undefined) {
-          holding.push([real, [...chunks]]);
-          return true;
-        }
-        return real.write(chunks);
+        if (held === undefined && isHandover(chunks)) held = [];
+        if (held === undefined) return real.write(chunks);
+        held.push([...chunks]);
+        return true;
       },
     });
-    return {
-      ...wrapped,
-      get remoteAddress() { return conn.remoteAddress; },
-      get pendingBytes() { return conn.pendingBytes; },
-      destroy: () => {
-        const held = holding ?? [];
-        holding = undefined;
-        for (const [real, chunks] of held) if (real === conn) real.write(chunks);
-        conn.end(); // the held bytes go out before the FIN
-      },
+    const destroy = (): void => {
+      if (held === undefined) return conn.destroy();
+      for (const chunks of held) conn.write(chunks);
+      held = undefined;
+      conn.end(); // the held bytes go out before the FIN
     };
+    return { ...wrapped, get remoteAddress() { return conn.remoteAddress; }, get pendingBytes() { return conn.pendingBytes; }, destroy };
   });
   return withCluster({ size: 3, nodeOptions: { n1: { transport: delaying } } }, async (c) => {
     const events: string[] = [];
@@ -226,7 +219,7 @@ test('a HANDOVER still in flight when the handover times out: the old primary st
     await c.waitCaughtUp('n2');
     const epoch = c.primary.status().epoch;
     try {
-      await c.primary.handover({ to: 'n2', timeoutMs: 300 });
+      await c.primary.handover({ to: 'n2', timeoutMs: 500 });
       assert.unreachable('the HANDOVER is held past the timeout');
     } catch (err) {
       assert.ok(isReplicationError(err, 'HandoverFailed'), String(err));
