@@ -40,6 +40,13 @@ function writeLoop(c: Cluster, ack: 'local' | 'quorum') {
   return { acked, refused, ackedBy, stop: async () => { stop = true; await done; } };
 }
 
+/** How a handover failed: it must reject with HandoverFailed; its context's reason, sends and whether a HANDOVER is in flight. */
+async function handoverFailure(handover: Promise<unknown>): Promise<[reason: unknown, sends: unknown, inFlight: unknown]> {
+  const err = await handover.then(() => undefined, (e: unknown) => e);
+  assert.ok(isReplicationError(err, 'HandoverFailed'), `expected HandoverFailed, got ${String(err)}`);
+  return [err.context?.['reason'], err.context?.['handoverSends'], err.context?.['handoverInFlight']];
+}
+
 async function caughtUp(c: Cluster, primary: ReplicationNode): Promise<void> {
   await waitFor(() => {
     const st = primary.status();
@@ -104,25 +111,17 @@ test('handover without automatic failover still moves the role (nobody else stan
 
 test('refusals are HandoverFailed with a reason: on a replica, to an unknown node, to itself, to a replica that is down, twice at once', () =>
   withCluster({ size: 3 }, async (c) => {
-    const reason = async (run: () => Promise<unknown>): Promise<string> => {
-      try {
-        await run();
-      } catch (err) {
-        assert.ok(isReplicationError(err, 'HandoverFailed'), String(err));
-        return String(err.context?.['reason']);
-      }
-      return 'resolved';
-    };
+    const reason = async (handover: Promise<unknown>): Promise<unknown> => (await handoverFailure(handover))[0];
     await c.primary.write('s', { id: 'a' });
     await c.waitCaughtUp('n2');
-    assert.is(await reason(() => c.node('n2').handover({ to: 'n3' })), 'notPrimary');
-    assert.is(await reason(() => c.primary.handover({ to: 'n9' })), 'unknownTarget');
-    assert.is(await reason(() => c.primary.handover({ to: 'n1' })), 'self');
+    assert.is(await reason(c.node('n2').handover({ to: 'n3' })), 'notPrimary');
+    assert.is(await reason(c.primary.handover({ to: 'n9' })), 'unknownTarget');
+    assert.is(await reason(c.primary.handover({ to: 'n1' })), 'self');
     await c.stop('n3');
     await waitFor(() => (c.primary.status().replicas.find((r) => r.id === 'n3')?.failures ?? 0) > 0, { what: 'n1 to notice n3 is down' });
-    assert.is(await reason(() => c.primary.handover({ to: 'n3' })), 'targetUnreachable');
+    assert.is(await reason(c.primary.handover({ to: 'n3' })), 'targetUnreachable');
     const first = c.primary.handover({ to: 'n2' });
-    assert.is(await reason(() => c.primary.handover({ to: 'n2' })), 'handoverRunning');
+    assert.is(await reason(c.primary.handover({ to: 'n2' })), 'handoverRunning');
     assert.equal((await first).primary, 'n2');
     assert.is(await metricValue(c.node('n1'), 'engram_replication_handovers_total', { outcome: 'failed' }), 4);
     assert.is(await metricValue(c.node('n2'), 'engram_replication_handovers_total', { outcome: 'failed' }), 1);
@@ -142,13 +141,7 @@ test('a target that cannot catch up in time: HandoverFailed (timeout), the old p
     const epoch = c.primary.status().epoch;
     held = []; // n3 stops reading its stream
     await c.primary.writeMany('s', Array.from({ length: 50 }, (_, i) => ({ id: `b${i}` })));
-    try {
-      await c.primary.handover({ to: 'n3', timeoutMs: 300 });
-      assert.unreachable('n3 cannot hold every record');
-    } catch (err) {
-      assert.ok(isReplicationError(err, 'HandoverFailed'), String(err));
-      assert.equal([err.context?.['reason'], err.context?.['handoverSends'], err.context?.['handoverInFlight']], ['timeout', 0, false]);
-    }
+    assert.equal(await handoverFailure(c.primary.handover({ to: 'n3', timeoutMs: 300 })), ['timeout', 0, false], 'n3 cannot hold every record');
     await waitFor(async () => {
       try {
         await c.primary.write('s', { id: 'after' });
@@ -218,13 +211,7 @@ test('a HANDOVER still in flight when the handover times out: the old primary st
     await c.primary.writeMany('s', Array.from({ length: 50 }, (_, i) => ({ id: `a${i}` })), { ack: 'quorum' });
     await c.waitCaughtUp('n2');
     const epoch = c.primary.status().epoch;
-    try {
-      await c.primary.handover({ to: 'n2', timeoutMs: 500 });
-      assert.unreachable('the HANDOVER is held past the timeout');
-    } catch (err) {
-      assert.ok(isReplicationError(err, 'HandoverFailed'), String(err));
-      assert.equal([err.context?.['reason'], err.context?.['handoverSends'], err.context?.['handoverInFlight']], ['timeout', 1, true]);
-    }
+    assert.equal(await handoverFailure(c.primary.handover({ to: 'n2', timeoutMs: 500 })), ['timeout', 1, true], 'the HANDOVER is held past the timeout');
     assert.is(c.primary.role, 'replica', 'stepped down: the target may still stand in the next epoch');
     try {
       await c.primary.write('s', { id: 'refused' });
@@ -253,11 +240,9 @@ test('closing the primary during a handover settles it: HandoverFailed (closed)'
     await c.waitCaughtUp('n2');
     held = true; // n2 stops reading: it cannot catch up
     await c.primary.write('s', { id: 'b' });
-    const pending = c.primary.handover({ to: 'n2', timeoutMs: 60_000 }).then(() => 'resolved', (err: unknown) => err);
+    const failure = handoverFailure(c.primary.handover({ to: 'n2', timeoutMs: 60_000 }));
     await c.stop('n1');
-    const err = await pending;
-    assert.ok(isReplicationError(err, 'HandoverFailed'), String(err));
-    assert.is(err.context?.['reason'], 'closed');
+    assert.is((await failure)[0], 'closed');
   });
 });
 
