@@ -183,8 +183,8 @@ export class ReplicationNode {
   #leaseOk = true;
   #transition: Promise<void> = Promise.resolve();
   readonly #ballot: Ballot;
-  #promoteRefusal: { primaryId: string | null; reason: string } | undefined;
-  #handoverRefusal: { primaryId: string | null; reason: string } | undefined;
+  /** The promotion machine's refusal of the command being sent (refusePromotion / refuseHandover), see {@link #command}. */
+  #refusal: { primaryId: string | null; reason: string } | undefined;
   /** The planned switchover this primary runs, until it settles. */
   #handover: HandoverRun | undefined;
   #roleWaiters = new Set<() => void>();
@@ -350,9 +350,7 @@ export class ReplicationNode {
     if (this.#closing !== undefined) throw new ReplicationError('Closed', `node ${this.id} is closed`);
     this.#ensurePromotion();
     if (this.#role === 'primary') return { epoch: this.#state.meta.epoch };
-    this.#promoteRefusal = undefined;
-    this.#sendPromotion({ type: 'promote', force: options.force === true, nowMs: this.#clock.now(), jitter: this.#ports.random.next() });
-    const refusal = this.#promoteRefusal as { primaryId: string | null; reason: string } | undefined;
+    const refusal = this.#command({ type: 'promote', force: options.force === true, nowMs: this.#clock.now(), jitter: this.#ports.random.next() });
     if (refusal !== undefined) {
       throw new ReplicationError('PromotionRefused', `promotion of ${this.id} refused: ${refusal.reason}${refusal.primaryId ? ` (primary ${refusal.primaryId} is reachable)` : ''}`, {
         context: { ...refusal }, suggestion: `for a planned switchover call handover({ to: '${this.id}' }) on the primary (no write lost); promote({ force: true }) fences the current primary (it still needs a majority's votes)`,
@@ -399,9 +397,7 @@ export class ReplicationNode {
     if (shipper !== undefined && !shipper.streaming) return refuse('targetUnreachable', `no stream to ${to} is up`);
     if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new ReplicationError('InvalidConfig', `handover timeoutMs must be > 0, got ${timeoutMs}`);
     this.#ensurePromotion();
-    this.#handoverRefusal = undefined;
-    this.#sendPromotion({ type: 'handover', to, timeoutMs, nowMs: this.#clock.now() });
-    const refusal = this.#handoverRefusal as { primaryId: string | null; reason: string } | undefined;
+    const refusal = this.#command({ type: 'handover', to, timeoutMs, nowMs: this.#clock.now() });
     if (refusal !== undefined) return refuse(refusal.reason, handoverRefusals[refusal.reason as HandoverRefusal]);
     const run = this.#handover;
     if (run === undefined) return refuse('notPrimary', `${this.id} is not the primary`);
@@ -515,7 +511,7 @@ export class ReplicationNode {
       });
     }
     // The machine, not the run, says whether a handover is under way: a run that failed early leaves it HandingOver until its timer.
-    const handoverTo = (this.#promotion?.getSnapshot().context as PromotionContext | undefined)?.handoverTo ?? null;
+    const handoverTo = this.#promotionContext()?.handoverTo ?? null;
     if (handoverTo !== null) {
       throw new ReplicationError('NotPrimary', `node ${this.id} is handing the primary role over to ${handoverTo} and refuses writes`, {
         context: { primary: null, handoverTo },
@@ -736,8 +732,15 @@ export class ReplicationNode {
     return snapshot !== undefined && promotionRole(snapshot) === 'Primary' && snapshot.context.epoch === epoch;
   }
 
-  #promotionContext(): { primaryId: string | null; lastHeardMs: number | null } | undefined {
-    return this.#promotion?.getSnapshot().context as { primaryId: string | null; lastHeardMs: number | null } | undefined;
+  #promotionContext(): PromotionContext | undefined {
+    return (this.#promotion?.getSnapshot() as PromotionSnapshot | undefined)?.context;
+  }
+
+  /** Sends a command (promote, handover) to the promotion machine; returns its refusal, if it refused (it answers at once). */
+  #command(event: Record<string, unknown> & { type: 'promote' | 'handover' }): { primaryId: string | null; reason: string } | undefined {
+    this.#refusal = undefined;
+    this.#sendPromotion(event);
+    return this.#refusal as { primaryId: string | null; reason: string } | undefined;
   }
 
   /** Runs `step` after every earlier role transition, in order; errors are reported, never thrown. */
@@ -838,7 +841,7 @@ export class ReplicationNode {
         return;
       }
       case 'refusePromotion':
-        this.#promoteRefusal = { primaryId: effect.params.primaryId, reason: effect.params.reason };
+        this.#refusal = { primaryId: effect.params.primaryId, reason: effect.params.reason };
         return;
       case 'beginHandover': {
         const { to, epoch, timeoutMs } = effect.params;
@@ -874,7 +877,7 @@ export class ReplicationNode {
         return;
       }
       case 'refuseHandover':
-        this.#handoverRefusal = { primaryId: effect.params.primaryId, reason: effect.params.reason };
+        this.#refusal = { primaryId: effect.params.primaryId, reason: effect.params.reason };
         return;
       case 'reportSplitBrain':
         this.#reportError('split brain', new ReplicationError('StaleEpoch', `another node (${effect.params.from}) claims to be primary of epoch ${effect.params.epoch}`));

@@ -198,8 +198,9 @@ export interface PromoteEvent {
 /**
  * Planned switchover, on the primary (`node.handover()`): stop accepting
  * writes and hand over to `to`; the shell catches `to` up and sends it
- * HANDOVER. Without a step-down within `timeoutMs` the handover ends and the
- * node is LeaseLost until a majority is heard again.
+ * HANDOVER. Without a step-down within `timeoutMs` the handover ends: in
+ * LeaseLost, or stepping down when a HANDOVER may still act (see
+ * {@link EndHandover}).
  */
 export interface HandoverEvent {
   readonly type: 'handover';
@@ -624,7 +625,7 @@ export const promotionMachine = setup({
     reportSplitBrain: (_: unknown, _p: ReportSplitBrain) => {},
     /** Effect: refuse writes, catch the target up, then send it HANDOVER. */
     beginHandover: (_: unknown, _p: BeginHandover) => {},
-    /** Effect: the handover timed out; writes stay refused until quorum.contact. */
+    /** Effect: the handover timed out; writes stay refused until quorum.contact, or this node steps down (`sent`). */
     endHandover: (_: unknown, _p: EndHandover) => {},
     /** Effect: fail `node.handover()` with HandoverFailed. */
     refuseHandover: (_: unknown, _p: RefuseHandover) => {},
