@@ -10,31 +10,23 @@ import * as assert from 'uvu/assert';
 import {
   PROMOTION_TIMERS,
   acceptsWrites,
-  initialPromotion,
   promotionMachine,
   promotionTransition,
   type PromotionContext,
   type PromotionSnapshot,
 } from '../../src/machines/index.js';
-import { type Ev, T, assertStep, contact, forcedReq, hb, higher, name, preReq, promote, reply, req } from '../helpers/promotionEvents.js';
+import { type Ev, type Row, T, assertStep, contact, forcedReq, hb, higher, leaderAt, name, preReq, promote, reply, req, show, transitionsNotTaken } from '../helpers/promotionEvents.js';
 
 const handover = (to: string, timeoutMs = 2000): Ev => ({ type: 'handover', to, timeoutMs, nowMs: T });
 const request = (from: string, epoch: number): Ev => ({ type: 'handover.request', from, epoch, nowMs: T, jitter: 0.25 });
 const handoverTimer: Ev = { type: PROMOTION_TIMERS.handover };
 
-function at(value: PromotionSnapshot['value'], patch: Partial<PromotionContext> = {}): PromotionSnapshot {
-  const base = initialPromotion({ nodeId: 'n1', clusterSize: 3, epoch: 6, votedEpoch: 6 });
-  const role = typeof value === 'string' ? value : Object.keys(value)[0];
-  const context = { ...base.context, votes: ['n1'], primaryId: role === 'Primary' ? 'n1' : null, ...patch };
-  return promotionMachine.resolveState({ value, context });
-}
 const L = { Primary: 'Leading' } as const;
 const H = { Primary: 'HandingOver' } as const;
 const X = { Primary: 'LeaseLost' } as const;
 const F = { Follower: 'Following' } as const;
 const S = { Follower: 'Suspecting' } as const;
 const handingOver = { handoverTo: 'n2', handoverTimeoutMs: 2000, handoverSent: false };
-type Row = [from: PromotionSnapshot['value'], context: Partial<PromotionContext>, event: Ev, to: string, effects: string[], after?: Partial<PromotionContext>];
 
 // prettier-ignore
 const rows: Row[] = [
@@ -73,24 +65,22 @@ const rows: Row[] = [
   [L, {}, request('n2', 6), 'Primary.Leading', []],
 ];
 
-const show = (v: PromotionSnapshot['value']) => (typeof v === 'string' ? v : Object.entries(v).map(([k, s]) => `${k}.${String(s)}`).join(''));
-
 for (const [from, context, event, to, effects, after] of rows) {
   test(`${show(from)} + ${name(event)} ${JSON.stringify(event).slice(0, 60)} -> ${to}`, () => {
-    assertStep(promotionTransition(at(from, context), event), to, effects, after);
+    assertStep(promotionTransition(leaderAt(from, context), event), to, effects, after);
   });
 }
 
 test('effect params: beginHandover, endHandover, refusals, and the win reported as a handover', () => {
   const params = (value: PromotionSnapshot['value'], patch: Partial<PromotionContext>, event: Ev) =>
-    promotionTransition(at(value, patch), event).effects.map((e) => `${e.type} ${JSON.stringify(e.params)}`);
+    promotionTransition(leaderAt(value, patch), event).effects.map((e) => `${e.type} ${JSON.stringify(e.params)}`);
   assert.equal(params(L, {}, handover('n2', 1500)), ['beginHandover {"epoch":6,"to":"n2","timeoutMs":1500}']);
   assert.equal(params(H, handingOver, handoverTimer), ['endHandover {"epoch":6,"to":"n2","sent":false}']);
   assert.equal(params(H, { ...handingOver, handoverSent: true }, handoverTimer), [
     'endHandover {"epoch":6,"to":"n2","sent":true}',
     'stepDown {"epoch":6,"from":"Primary","reason":"handoverTimedOut","primaryId":null}',
   ]);
-  assert.equal(promotionTransition(at(L, { handoverSent: true }), handover('n2')).snapshot.context.handoverSent, false, 'a new handover starts with nothing in flight');
+  assert.equal(promotionTransition(leaderAt(L, { handoverSent: true }), handover('n2')).snapshot.context.handoverSent, false, 'a new handover starts with nothing in flight');
   assert.equal(params(L, {}, handover('n1')), ['refuseHandover {"reason":"self","primaryId":"n1"}']);
   assert.equal(params(X, {}, handover('n2')), ['refuseHandover {"reason":"leaseLost","primaryId":"n1"}']);
   assert.equal(params(H, handingOver, handover('n2')), ['refuseHandover {"reason":"handoverRunning","primaryId":"n1"}']);
@@ -100,17 +90,17 @@ test('effect params: beginHandover, endHandover, refusals, and the win reported 
 });
 
 test('a primary handing over refuses writes, and is no longer handing over once primary again or a follower', () => {
-  const step = promotionTransition(at(L), handover('n2'));
+  const step = promotionTransition(leaderAt(L), handover('n2'));
   assert.is(acceptsWrites(step.snapshot), false);
-  const won = promotionTransition(at('Candidate', { forcing: true, handoverFrom: 'n2' }), reply(6, true));
+  const won = promotionTransition(leaderAt('Candidate', { forcing: true, handoverFrom: 'n2' }), reply(6, true));
   assert.equal([won.state, won.snapshot.context.forcing, won.snapshot.context.handoverFrom], ['Primary.Leading', false, null]);
-  const lost = promotionTransition(at('Candidate', { forcing: true, handoverFrom: 'n2' }), hb('n3', 7));
+  const lost = promotionTransition(leaderAt('Candidate', { forcing: true, handoverFrom: 'n2' }), hb('n3', 7));
   assert.equal([lost.state, lost.snapshot.context.handoverFrom], ['Follower.Following', null]);
 });
 
 test('timers: HandingOver runs the handover timer (from the event) and no lease; it ends on leaving', () => {
   const timers = (value: PromotionSnapshot['value'], patch: Partial<PromotionContext>, event: Ev) =>
-    promotionTransition(at(value, patch), event).timers.map((t) => `${name({ type: t.event } as Ev)} ${t.delayMs}`);
+    promotionTransition(leaderAt(value, patch), event).timers.map((t) => `${name({ type: t.event } as Ev)} ${t.delayMs}`);
   assert.equal(timers(L, {}, handover('n2', 750)), ['handover 750']);
   assert.equal(timers(H, handingOver, contact), []);
   assert.equal(timers(H, { ...handingOver, lastJitter: 0 }, forcedReq(7)), ['failoverTimeout 1500']);
@@ -118,28 +108,15 @@ test('timers: HandingOver runs the handover timer (from the event) and no lease;
 });
 
 test('the rows take every handover transition: Leading -> HandingOver, HandingOver out, Follower -> Candidate', () => {
-  const taken = rows.map(([from, , event, to]) => [show(from), event.type, to] as const);
-  const handingOver = promotionMachine.getStateNodeById('promotion.Primary.HandingOver');
-  const transitions = [
-    ...[...handingOver.transitions.values()].flat().map((t) => [handingOver, t] as const),
-    ...(['promotion.Primary.Leading', 'promotion.Follower'] as const).flatMap((id) => {
-      const node = promotionMachine.getStateNodeById(id);
-      return [...node.transitions.values()].flat().filter((t) => t.eventType.startsWith('handover')).map((t) => [node, t] as const);
-    }),
-  ];
-  assert.ok(transitions.length >= 6, `only ${transitions.length} transitions`);
-  for (const [node, t] of transitions) {
-    for (const target of t.target ?? []) {
-      const from = node.path.join('.');
-      const dest = target.key === 'SteppingDown' ? 'Follower' : target.path.join('.');
-      const hit = taken.some(([f, type, to]) => f.startsWith(from) && type === t.eventType && to.startsWith(dest));
-      assert.ok(hit, `no row for ${from} --${t.eventType}--> ${dest}`);
-    }
-  }
+  const node = (id: string) => promotionMachine.getStateNodeById(id);
+  const out = transitionsNotTaken(rows, [node('promotion.Primary.HandingOver')]);
+  const into = transitionsNotTaken(rows, [node('promotion.Primary.Leading'), node('promotion.Follower')], (type) => type.startsWith('handover'));
+  assert.ok(out.checked + into.checked >= 6, `only ${out.checked + into.checked} transitions`);
+  assert.equal([...out.missing, ...into.missing], []);
 });
 
 test('a primary handing over answers pre-votes as a leading one: no', () => {
-  const step = promotionTransition(at(H, handingOver), preReq(7));
+  const step = promotionTransition(leaderAt(H, handingOver), preReq(7));
   assert.equal(step.effects.map((e) => `${e.type} ${JSON.stringify(e.params)}`), ['answerPreVote {"candidateId":"n3","epoch":7,"granted":false,"currentEpoch":6}']);
   assert.is(step.state, 'Primary.HandingOver');
 });
