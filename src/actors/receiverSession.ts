@@ -77,7 +77,9 @@ export class ReceiverSession {
     this.id = id;
     this.#host = host;
     this.#connection = connection;
-    this.#reader = new FrameReader(host.frameMaxBytes);
+    // Reused assembly: every frame is consumed before the next is read (a
+    // batch is copied into the log, a snapshot chunk into the snapshot).
+    this.#reader = new FrameReader(host.frameMaxBytes, { reuseAssembly: true });
     this.#actor = host.spawnReceiver(this);
     connection.onData((chunk) => this.#onData(chunk));
     connection.onClose(() => this.#onClose());

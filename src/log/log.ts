@@ -400,6 +400,7 @@ export class Log {
    * with `beyondDurable` also published ones (see `publishedLsn`).
    */
   cursor(fromLsn: number, options: { beyondDurable?: boolean } = {}): LogCursor {
+    this.#tail.want();
     return new LogCursor(this, fromLsn, options.beyondDurable ?? false);
   }
 

@@ -2,7 +2,12 @@
  * Incremental frame reader for a TCP byte stream: accepts chunks of any size
  * and yields whole frames, whether one frame spans many chunks or one chunk
  * holds many frames. A frame inside one chunk is returned as a view of that
- * chunk; a frame spread over several is copied once into its own buffer.
+ * chunk; a frame spread over several is copied once into its own buffer, or,
+ * with `reuseAssembly`, into one buffer the reader reuses: such a frame is
+ * valid only until the next call to `next()`, and a caller that keeps its
+ * bytes copies them. A replica's 260 KB BATCH frames nearly always span
+ * socket chunks; a fresh buffer for each is external memory that drives
+ * full garbage collections.
  *
  * Validation happens on the 5-byte header, before the body arrives: an
  * impossible length or an unknown type throws at once, so garbage on the port
@@ -21,9 +26,16 @@ export class FrameReader {
   /** Read position inside `#chunks[0]`. */
   #offset = 0;
   #buffered = 0;
+  /** With `reuseAssembly`: the buffer spanning frames are copied into (grown, never shrunk). */
+  #assembly: Uint8Array | undefined;
 
-  constructor(maxFrameBytes = FRAME_MAX_BYTES_DEFAULT) {
+  /**
+   * `reuseAssembly`: frames that span chunks share one buffer, valid until
+   * the next `next()` (see above). Off by default: every frame stays valid.
+   */
+  constructor(maxFrameBytes = FRAME_MAX_BYTES_DEFAULT, options: { reuseAssembly?: boolean } = {}) {
     this.#maxFrameBytes = maxFrameBytes;
+    if (options.reuseAssembly === true) this.#assembly = new Uint8Array(0);
   }
 
   /** Bytes received but not yet returned as frames. */
@@ -80,8 +92,8 @@ export class FrameReader {
     return { length, type: bytes[4]! };
   }
 
-  #peek(n: number): Uint8Array {
-    const out = new Uint8Array(n);
+  #peek(n: number, into?: Uint8Array): Uint8Array {
+    const out = into ?? new Uint8Array(n);
     let filled = 0;
     let offset = this.#offset;
     for (const chunk of this.#chunks) {
@@ -102,9 +114,18 @@ export class FrameReader {
       this.#consume(n);
       return view;
     }
-    const out = this.#peek(n);
+    const out = this.#assembly === undefined ? this.#peek(n) : this.#peek(n, this.#assemblyOf(n));
     this.#consume(n);
     return out;
+  }
+
+  /** The reused assembly buffer's first `n` bytes, grown to hold them. */
+  #assemblyOf(n: number): Uint8Array {
+    if (this.#assembly!.length < n) {
+      // Uninitialised: every byte of the view is written by #peek before it is returned.
+      this.#assembly = new Uint8Array(Buffer.allocUnsafeSlow(Math.max(n, Math.min(this.#assembly!.length * 2, this.#maxFrameBytes))).buffer);
+    }
+    return this.#assembly!.subarray(0, n);
   }
 
   #consume(n: number): void {

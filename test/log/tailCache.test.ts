@@ -89,6 +89,31 @@ test('a cursor following the tail reads no file while the cache holds what it ne
   }
 });
 
+test('a cache nobody reads stops copying after a capacity of bytes (a replica); the next reader is served from the file, then from memory again', () => withTempDir(async (dir) => {
+  const fs = new RecordingFs();
+  const log = await openSmallLog(dir, { fs, segmentBytes: 1 << 20, tailCacheBytes: 4096 });
+  try {
+    const samples = makeSamples(120, seededRandom(9), 200);
+    appendAll(log, samples.slice(0, 60)); // ~15 KB, no reader: more than the 4 KiB capacity
+    await log.sync();
+    fs.clear();
+    const cursor = log.cursor(log.flushedLsn); // the newest record: it would be in a cache that kept copying
+    assert.is((await cursor.next(1 << 20))?.count, 1);
+    assert.ok(fs.only('read').length >= 1, 'an idle cache let go: the read went to the file');
+    for (let i = 60; i < samples.length; i += 10) {
+      appendAll(log, samples.slice(i, i + 10));
+      await log.sync();
+      fs.clear();
+      assert.is((await cursor.next(1 << 20))?.count, 10);
+      assert.is(fs.only('read').length, 0, 'a reader follows the tail again: served from memory');
+    }
+    const all = await readAll(log, 1, 200);
+    samples.forEach((s, i) => expectRecord(all[i], s, i + 1));
+  } finally {
+    await log.close();
+  }
+}));
+
 test('after truncateAfter the cache never serves the records that were cut', () => withTempDir(async (dir) => {
   const log = await openSmallLog(dir, { segmentBytes: 1 << 20, tailCacheBytes: 1 << 20 });
   try {

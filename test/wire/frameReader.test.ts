@@ -56,7 +56,24 @@ test('random chunking of many random frames yields exactly the frames of one pie
     assert.is(whole.length, frames.length);
     whole.forEach((f, i) => assert.equal(f.body, [...frames[i]!.subarray(FRAME_HEADER_BYTES)], `frame ${i}`));
     assert.equal(readAll(chunked(stream, cuts)), whole);
+    assert.equal(readAll(chunked(stream, cuts), new FrameReader(undefined, { reuseAssembly: true })), whole, 'reused assembly buffer');
   }), { numRuns: 300 });
+});
+
+test('reuseAssembly: frames spanning chunks share one buffer, so a kept frame is overwritten by the next (the documented contract)', () => {
+  const a = concat(encodeMessage({ kind: 'snapshotChunk', offset: 1, bytes: new Uint8Array(100).fill(1) }));
+  const b = concat(encodeMessage({ kind: 'snapshotChunk', offset: 2, bytes: new Uint8Array(100).fill(2) }));
+  const split = (bytes: Uint8Array): Uint8Array[] => [bytes.subarray(0, 50), bytes.subarray(50)];
+  for (const reuse of [false, true]) {
+    const reader = new FrameReader(undefined, { reuseAssembly: reuse });
+    split(a).forEach((c) => reader.push(c));
+    const first = reader.next()!;
+    assert.is(first.body[first.body.length - 1], 1);
+    split(b).forEach((c) => reader.push(c));
+    const second = reader.next()!;
+    assert.is(second.body[second.body.length - 1], 2);
+    assert.is(first.body[first.body.length - 1], reuse ? 2 : 1, reuse ? 'one buffer, reused' : 'each frame its own buffer');
+  }
 });
 
 test('many frames in one chunk, each a view of that chunk, and each decodes', () => {
