@@ -41,6 +41,12 @@
  *    (CPU time of 200,000 calls), times the ACK + tick rates observed in
  *    phases 1 and 2, as % of one core.
  *
+ * Profiling: with `PERF_CTL_FIFO` set to the control FIFO of a
+ * `perf record -D -1 --control fifo:...` session, the bench writes `enable`
+ * when a throughput phase starts and `disable` when it ends, so a
+ * system-wide `perf` sample (kernel and every thread included) covers the
+ * timed window only (docs/benchmarks.md, "Where the CPU goes").
+ *
  * Any phase during which retention took a whole-store snapshot on some node
  * is flagged (the snapshot file's mtime changed): those snapshots run
  * synchronously on the event loop and dominate the tails.
@@ -54,7 +60,7 @@
  * a primary whose log has rolled a segment would then catch it up by
  * snapshot instead of from the log (the bench flags it if that happens).
  */
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, writeFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -243,6 +249,12 @@ interface Throughput {
   snapshotted: string[];
 }
 
+/** Turns a waiting `perf record --control` session on or off (see the header); a no-op without PERF_CTL_FIFO. */
+function perfControl(command: 'enable' | 'disable'): void {
+  const fifo = process.env['PERF_CTL_FIFO'];
+  if (fifo !== undefined && fifo !== '') writeFileSync(fifo, `${command}\n`);
+}
+
 /** Writes `total` entries in `batch`-sized writeMany calls, IN_FLIGHT at a time; until both replicas applied them. */
 async function throughput(c: Cluster, total: number, batch: number, make: (i: number) => unknown): Promise<Throughput> {
   const { primary, replicas } = c;
@@ -256,6 +268,7 @@ async function throughput(c: Cluster, total: number, batch: number, make: (i: nu
   const primaryCpu0 = process.cpuUsage();
   const applied = replicas.map((r) => r.waitApplied(target));
   for (const p of applied) p.catch(() => undefined); // awaited below; no unhandled rejection if a write fails first
+  perfControl('enable');
   const t0 = wallNow();
   let next = 0;
   let calls = 0;
@@ -273,6 +286,7 @@ async function throughput(c: Cluster, total: number, batch: number, make: (i: nu
   const tWritten = wallNow();
   if (primary.status().lsn !== target) throw new Error(`primary LSN ${primary.status().lsn}, expected ${target}`);
   const tDone = Math.max(...(await Promise.all(applied)));
+  perfControl('disable');
   const primaryCpu = process.cpuUsage(primaryCpu0);
   const cpu1 = await Promise.all(replicas.map((r) => r.cpuMicros()));
   const mtimes1 = await snapshotMtimes(c);

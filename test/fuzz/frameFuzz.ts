@@ -1,10 +1,11 @@
 /**
  * Inputs for fuzzing a node's replication port, from a seeded PRNG: real
  * frames from the wire encoders (HELLO, BATCH, HEARTBEAT, ACK, SNAPSHOT_BEGIN,
- * VOTE_REQUEST, TRUNCATE) with one mutation (bit flip, byte overwrite,
- * insert, delete, truncate, rewritten length or type), deliberately invalid
- * but well-formed frames (stale epoch, LSN behind or far ahead, wrong
- * cluster, wrong addressee, unknown version), and plain random bytes.
+ * VOTE_REQUEST, TRUNCATE, HANDOVER) with one mutation (bit flip, byte
+ * overwrite, insert, delete, truncate, rewritten length or type),
+ * deliberately invalid but well-formed frames (stale epoch, LSN behind or far
+ * ahead, wrong cluster, wrong addressee, unknown version, a HANDOVER before
+ * HELLO or from a stale epoch), and plain random bytes.
  *
  * A mutation that still decodes into a *different valid message* is not bad
  * input (the protocol has no authentication: a valid HELLO with a higher
@@ -52,13 +53,14 @@ function hello(t: Target, change: Partial<Extract<WireMessage, { kind: 'hello' }
 /** One real frame of a random kind, well formed and addressed to the target. */
 function realFrame(t: Target, d: Dice): Uint8Array {
   const now = Date.now();
-  switch (d.int(7)) {
+  switch (d.int(8)) {
     case 0: return hello(t);
     case 1: return concat(craftBatch(t.nextLsn, 1 + d.int(20)));
     case 2: return concat(encodeMessage({ kind: 'heartbeat', epoch: 1, primaryLsn: t.nextLsn, sentAtMs: now }));
     case 3: return concat(encodeMessage({ kind: 'ack', epoch: 1, receivedLsn: t.nextLsn, flushedLsn: t.nextLsn, appliedLsn: t.nextLsn, echoSentAtMs: now }));
     case 4: return concat(encodeMessage({ kind: 'snapshotBegin', epoch: 1, snapshotLsn: t.nextLsn, snapshotEpoch: 1, totalBytes: 64, crc: 0, epochHistory: [{ epoch: 1, startLsn: 1 }] }));
     case 5: return concat(encodeMessage({ kind: 'voteRequest', clusterId: t.clusterId, candidateId: 'n9', epoch: 1, lastEpoch: 1, lastLsn: t.nextLsn }));
+    case 6: return concat(encodeMessage({ kind: 'handover', epoch: 1, lsn: t.nextLsn }));
     default: return concat(encodeMessage({ kind: 'truncate', epoch: 1, afterLsn: 1 }));
   }
 }
@@ -124,16 +126,18 @@ export function mutatedSequence(t: Target, d: Dice): Uint8Array {
   }
 }
 
-/** A well-formed frame the node must refuse: stale epoch, LSN gap, wrong cluster or addressee, unknown version. */
+/** A well-formed frame the node must refuse: stale epoch, LSN gap, wrong cluster or addressee, unknown version, a stray HANDOVER. */
 export function invalidSequence(t: Target, d: Dice): Uint8Array {
   const now = Date.now();
-  switch (d.int(7)) {
+  switch (d.int(9)) {
     case 0: return concat([hello(t), ...craftBatch(t.nextLsn, 3, 0)]);
     case 1: return concat([hello(t), ...craftBatch(1, 3)]);
     case 2: return concat([hello(t), ...craftBatch(t.nextLsn + 1_000_000_000, 3)]);
     case 3: return hello(t, { clusterId: `${t.clusterId}-other` });
     case 4: return hello(t, { toId: 'n9' });
     case 5: return hello(t, { protocolVersion: 2 + d.int(100) });
+    case 6: return concat(encodeMessage({ kind: 'handover', epoch: 1, lsn: 1 })); // before any HELLO
+    case 7: return concat([hello(t), ...encodeMessage({ kind: 'handover', epoch: 0, lsn: 1 })]); // older than the stream's epoch
     default: return concat([hello(t, { epoch: 0, epochHistory: [] }), ...encodeMessage({ kind: 'heartbeat', epoch: 0, primaryLsn: 1, sentAtMs: now })]);
   }
 }
