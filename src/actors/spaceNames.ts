@@ -9,6 +9,8 @@
  * const names = new SpaceNames()
  * names.decode(bytes, 40, 45) // 'notes', decoded once, then found by its bytes
  */
+import { hashKey } from '../store/memoryTable.js';
+
 const SLOTS = 256; // a power of two
 const utf8 = new TextDecoder('utf-8', { ignoreBOM: true });
 
@@ -18,9 +20,7 @@ export class SpaceNames {
 
   /** The space name held in `bytes[start, end)` (UTF-8). */
   decode(bytes: Uint8Array, start: number, end: number): string {
-    let h = 0x811c9dc5;
-    for (let i = start; i < end; i++) h = Math.imul(h ^ bytes[i]!, 0x01000193);
-    const slot = (h ^ (h >>> 16)) & (SLOTS - 1);
+    const slot = hashKey(bytes, end - start, start) & (SLOTS - 1);
     const known = this.#bytes[slot];
     if (known !== undefined && known.length === end - start) {
       let i = 0;

@@ -16,9 +16,11 @@ export const FAULT_KINDS = [
   'partition', 'isolatePrimary', 'badLink', 'crash', 'crashPrimary', 'diskWriteError', 'diskFsyncError', 'pause', 'promote', 'forcePromote',
 ] as const;
 
-/** One kind of fault. */
-export type FaultKind = (typeof FAULT_KINDS)[number] | 'handover';
+/** Every kind a schedule can inject: {@link FAULT_KINDS} and planned handovers (see {@link faultKinds}). */
+const ALL_FAULT_KINDS = [...FAULT_KINDS, 'handover'] as const;
 
+/** One kind of fault. */
+export type FaultKind = (typeof ALL_FAULT_KINDS)[number];
 
 /** Told about pauses (they suspend the timing assumptions of fencing). */
 export interface FaultListener {
@@ -46,7 +48,7 @@ export function faultKinds(options: { forcedPromotions?: boolean; handovers?: bo
 
 export class FaultSchedule {
   /** Faults injected, per kind. */
-  readonly counts: Record<FaultKind, number> = Object.fromEntries([...FAULT_KINDS, 'handover'].map((k) => [k, 0])) as Record<FaultKind, number>;
+  readonly counts: Record<FaultKind, number> = Object.fromEntries(ALL_FAULT_KINDS.map((k) => [k, 0])) as Record<FaultKind, number>;
   readonly #world: World;
   readonly #cluster: SimCluster;
   readonly #listener: FaultListener;
