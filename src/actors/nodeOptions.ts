@@ -67,6 +67,12 @@ export interface Tuning {
   snapshotChunkBytes: number;
   /** Received-but-not-durable bytes past which a replica stops reading its socket. */
   receiverPendingMaxBytes: number;
+  /**
+   * A replica acknowledges a batch's receipt in its durable ACK when the
+   * flush takes less than this, else in a receipt ACK of its own (0: always
+   * at once). Write lags below it are reported as the flush lag.
+   */
+  receiptAckDelayMs: number;
   /** Largest frame accepted. */
   frameMaxBytes: number;
   /** How long a write with ack 'one' | 'quorum' | 'all' waits for replicas before `AckTimeout`. */
@@ -101,6 +107,7 @@ export const defaultTuning: Tuning = {
   retentionMaxBytes: 1024 * 1024 * 1024,
   snapshotChunkBytes: 1024 * 1024,
   receiverPendingMaxBytes: 64 * 1024 * 1024,
+  receiptAckDelayMs: 2,
   frameMaxBytes: 64 * 1024 * 1024 + 4096,
   ackTimeoutMs: 5000,
   writeQueueMaxEntries: 100_000,
@@ -108,6 +115,9 @@ export const defaultTuning: Tuning = {
   leaseMs: 1000,
   electionRoundMs: 1000,
 };
+
+/** Tuning knobs for which 0 means something ("at once"); every other knob must be positive. */
+const ZERO_ALLOWED: ReadonlySet<string> = new Set(['receiptAckDelayMs']);
 
 /** Options of `createNode`. */
 export interface NodeOptions {
@@ -187,8 +197,8 @@ export function resolveNodeOptions(options: NodeOptions): ResolvedNodeOptions {
       if (!Array.isArray(value) || value.length === 0 || !value.every((v) => Number.isFinite(v) && v >= 0)) {
         throw bad(`tuning.${key}`, 'must be a non-empty list of delays in ms');
       }
-    } else if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-      throw bad(`tuning.${key}`, 'must be a positive number');
+    } else if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (value === 0 && !ZERO_ALLOWED.has(key))) {
+      throw bad(`tuning.${key}`, ZERO_ALLOWED.has(key) ? 'must be a number >= 0' : 'must be a positive number');
     }
   }
   if (tuning.leaseMs >= tuning.failoverTimeoutMs) throw bad('tuning.leaseMs', 'must be shorter than tuning.failoverTimeoutMs (a primary must stop writing before anyone may replace it)');

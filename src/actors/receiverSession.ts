@@ -11,7 +11,7 @@
  */
 import type { AnyActorRef } from 'xstate';
 import { ReplicationError, isReplicationError } from '../errors.js';
-import type { Connection } from '../ports.js';
+import type { Clock, Connection } from '../ports.js';
 import type { EpochStart } from '../types.js';
 import { type Batch, splitRecords } from '../wire/batch.js';
 import { crc32c } from '../wire/checksum.js';
@@ -25,6 +25,12 @@ export interface ReceiverHost {
   readonly frameMaxBytes: number;
   readonly snapshotMaxBytes: number;
   readonly pendingMaxBytes: number;
+  /**
+   * How long a receipt may go unacknowledged: a durable ACK within this time
+   * carries it; past it a receipt ACK goes out on its own. 0: at once.
+   */
+  readonly receiptAckDelayMs: number;
+  readonly clock: Clock;
   localEpoch(): number;
   positions(): { receivedLsn: number; flushedLsn: number; appliedLsn: number; lastEpoch: number; epochHistory: { epoch: number; startLsn: number }[] };
   appendRecords(payload: Uint8Array, startLsn: number, count: number): void;
@@ -68,6 +74,8 @@ export class ReceiverSession {
   #pendingBytes = 0;
   #paused = false;
   #lastEcho = 0;
+  /** Armed while a received batch has been in no ACK (see `receiptAckDelayMs`). */
+  #receiptTimer: unknown;
   #snapshot: { bytes: Uint8Array; crc: number; received: number; epochHistory: EpochStart[] } | undefined;
   #closed = false;
   #installing = false;
@@ -227,7 +235,13 @@ export class ReceiverSession {
     });
   }
 
-  /** Appends the batch being dispatched and acknowledges its receipt. */
+  /**
+   * Appends the batch being dispatched. Its receipt is acknowledged by the
+   * next ACK: the durable one when the flush takes less than
+   * `receiptAckDelayMs`, else a receipt ACK of its own. One ACK per batch
+   * instead of two while the disk keeps up: each ACK is a socket write here
+   * and a wake-up on the primary.
+   */
   appendBatch(): void {
     const batch = this.#batch;
     if (batch === undefined) return;
@@ -236,7 +250,7 @@ export class ReceiverSession {
     this.#pending.push({ lastLsn, sentAtMs: batch.sentAtMs, bytes: batch.payload.length });
     this.#pendingBytes += batch.payload.length;
     this.#lastEcho = Math.max(this.#lastEcho, batch.sentAtMs);
-    this.#ack(batch.sentAtMs);
+    this.#ackReceipt();
     if (this.#pendingBytes > this.#host.pendingMaxBytes && !this.#paused) {
       this.#paused = true;
       this.#connection.pause();
@@ -301,15 +315,33 @@ export class ReceiverSession {
     }
   }
 
+  #ackReceipt(): void {
+    const delayMs = this.#host.receiptAckDelayMs;
+    if (delayMs <= 0) this.#ack(this.#lastEcho);
+    else this.#receiptTimer ??= this.#host.clock.setTimeout(() => {
+      this.#receiptTimer = undefined;
+      this.#ack(this.#lastEcho);
+    }, delayMs);
+  }
+
+  /** Every ACK carries the received position: a pending receipt ACK is then due no more. */
   #ack(echoSentAtMs: number): void {
+    this.#cancelReceiptAck();
     const p = this.#host.positions();
     this.#send({ kind: 'ack', epoch: this.#host.localEpoch(), receivedLsn: p.receivedLsn, flushedLsn: p.flushedLsn, appliedLsn: p.appliedLsn, echoSentAtMs });
+  }
+
+  #cancelReceiptAck(): void {
+    if (this.#receiptTimer === undefined) return;
+    this.#host.clock.clearTimeout(this.#receiptTimer);
+    this.#receiptTimer = undefined;
   }
 
   /** Closes the connection (after queued frames, e.g. an ERROR, are sent). */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#cancelReceiptAck();
     this.#connection.end();
     this.#host.closed(this);
   }
@@ -323,6 +355,7 @@ export class ReceiverSession {
       this.#closed = true;
       this.#host.closed(this);
     }
+    this.#cancelReceiptAck();
     this.#actor.send({ type: 'connection.closed' });
   }
 }

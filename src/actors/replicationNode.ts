@@ -620,6 +620,8 @@ export class ReplicationNode {
       frameMaxBytes: t.frameMaxBytes,
       snapshotMaxBytes: 4 * 1024 * 1024 * 1024 - 1,
       pendingMaxBytes: t.receiverPendingMaxBytes,
+      receiptAckDelayMs: t.receiptAckDelayMs,
+      clock: this.#ports.clock,
       // The epoch this node has adopted, even while its metadata write is in flight:
       // a frame of an older epoch must be refused from the moment a newer one is seen.
       localEpoch: () => Math.max(state.meta.epoch, state.log.epoch),

@@ -73,6 +73,12 @@ export interface ReplicaProgress {
   lagEntries: number;
   lagBytes: number;
   lagMs: number;
+  /**
+   * PostgreSQL's write, flush and apply lag: for the newest position of each
+   * kind the replica acknowledged, the time from sending the batch to the ACK.
+   * A receipt within the replica's `receiptAckDelayMs` is acknowledged with
+   * its flush, so a write lag that small equals the flush lag.
+   */
   writeLagMs: number;
   flushLagMs: number;
   applyLagMs: number;

@@ -72,8 +72,14 @@ const cases: [string, (c: Record<string, unknown>) => unknown, string][] = [
   ['unknown tuning knob', (c) => ({ ...c, tuning: { batchSize: 5 } }), 'tuning.batchSize'],
   ['failover timeout set in tuning', (c) => ({ ...c, tuning: { failoverTimeoutMs: 900 } }), 'tuning.failoverTimeoutMs'],
   ['tuning knob not positive', (c) => ({ ...c, tuning: { degradedLagMs: 0 } }), 'tuning.degradedLagMs'],
+  ['receipt ACK delay negative', (c) => ({ ...c, tuning: { receiptAckDelayMs: -1 } }), 'tuning.receiptAckDelayMs'],
   ['lease not shorter than the failover timeout', (c) => ({ ...c, failover: { timeoutMs: 800 }, tuning: { leaseMs: 800 } }), 'tuning.leaseMs'],
 ];
+
+test('receiptAckDelayMs may be 0 (every receipt acknowledged at once); other knobs may not', () => {
+  assert.is(parseConfig({ ...valid(), tuning: { receiptAckDelayMs: 0 } }).tuning.receiptAckDelayMs, 0);
+  assert.is(fieldOf(() => parseConfig({ ...valid(), tuning: { windowBatches: 0 } })), 'tuning.windowBatches');
+});
 
 for (const [name, mutate, field] of cases) {
   test(`refused: ${name} -> ${field}`, () => {
