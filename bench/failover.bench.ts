@@ -16,7 +16,10 @@
  *    (bench/openLoop.ts) for 5 s: primary in this process (createNode), two
  *    replicas as child processes, default tuning. p50/p99/max from each
  *    write's due time (bar: p99 < 10 ms); then the same with ack 'local' as
- *    a reference (how much of the tail is the disk and event loop).
+ *    a reference (how much of the tail is the disk and event loop). Also the
+ *    CPU each process spent per quorum write (`/proc/<pid>/stat` for the
+ *    replicas); `BENCH_RECEIPT_ACK_DELAY_MS` sets the replicas'
+ *    `receiptAckDelayMs` for an A/B.
  *
  * 3. Planned switchover: the same three child processes, a client writing
  *    single entries with ack 'quorum' (4 at a time, retrying refused writes
@@ -36,6 +39,7 @@ import { LoadWriter, type ProcCluster, missingIds, withProcCluster } from '../te
 import { handoverRounds } from '../test/failover/handoverRounds.js';
 import { waitFor } from '../test/helpers/waitFor.js';
 import { openLoop } from './openLoop.js';
+import { procCpuMicros } from './procCpu.js';
 import { fmt, median, quantile } from './stats.js';
 
 const QUICK = process.env['BENCH_QUICK'] === '1' || process.argv.includes('--quick');
@@ -82,16 +86,26 @@ async function failoverProfile(name: string, tuning: Partial<Tuning> | undefined
   console.log(`failover ${name}: median ${fmt(med)} ms, max ${fmt(Math.max(...samples))} ms (bar < ${barMs} ms: ${med < barMs ? 'PASS' : 'FAIL'})`);
 }
 
+/** `BENCH_RECEIPT_ACK_DELAY_MS=0` (or any value) sets the replicas' `receiptAckDelayMs` in the quorum part, for an A/B. */
+const RECEIPT_ACK_DELAY_MS = process.env['BENCH_RECEIPT_ACK_DELAY_MS'] === undefined ? undefined : Number(process.env['BENCH_RECEIPT_ACK_DELAY_MS']);
+
 async function quorumLatency(): Promise<void> {
   const durationMs = QUICK ? 2000 : 5000;
   const dir = mkdtempSync(join(tmpdir(), 'engram-fo-bench-'));
-  await withProcCluster({ initial: ['n2', 'n3'] }, async (c) => {
+  await withProcCluster({ initial: ['n2', 'n3'], ...(RECEIPT_ACK_DELAY_MS === undefined ? {} : { tuning: { receiptAckDelayMs: RECEIPT_ACK_DELAY_MS } }) }, async (c) => {
     const primary = await createNode({ id: 'n1', dataDir: dir, cluster: c.config, role: 'primary' });
     try {
       await primary.writeMany('s', [{ id: 'warm' }], { ack: 'all' });
       let i = 0;
       await openLoop(2000, 1000, () => primary.write('s', { id: `w${i++}`, text: 'warm-up' }, { ack: 'quorum' }));
+      const replicaPids = ['n2', 'n3'].map((id) => c.node(id).pid);
+      const cpu0 = process.cpuUsage();
+      const replicaCpu0 = replicaPids.map(procCpuMicros);
       const lat = await openLoop(10_000, durationMs, () => primary.write('s', { id: `q${i++}`, text: 'the quick brown fox jumps over the lazy dog' }, { ack: 'quorum' }));
+      const cpu = process.cpuUsage(cpu0);
+      const replicaCpu = replicaPids.map((pid, k) => (procCpuMicros(pid) - replicaCpu0[k]!) / lat.length);
+      console.log(`CPU per quorum write: primary ${fmt((cpu.user + cpu.system) / lat.length, 1)} us, replicas ${replicaCpu.map((x) => fmt(x, 1)).join(' / ')} us` +
+        `${RECEIPT_ACK_DELAY_MS === undefined ? '' : ` (replicas' receiptAckDelayMs ${RECEIPT_ACK_DELAY_MS})`}`);
       const local = await openLoop(10_000, durationMs, () => primary.write('s', { id: `l${i++}`, text: 'the quick brown fox jumps over the lazy dog' }, { ack: 'local' }));
       console.log(`(reference) ack local @ 10,000/s for ${durationMs / 1000} s, same cluster, after the quorum phase: p50 ${fmt(quantile(local, 0.5), 2)} ms, p99 ${fmt(quantile(local, 0.99), 2)} ms`);
       const p99 = quantile(lat, 0.99);
