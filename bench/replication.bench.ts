@@ -27,7 +27,10 @@
  *    the apply lag of every entry on both replicas (`Date.now() -
  *    record.timestampMs` when the replica applies it, 1-ms histogram).
  *    Longest event-loop stalls and replica GC pauses are printed to explain
- *    the tails.
+ *    the tails. Each rate's window follows a 2 s warm-up at 2K/s on the same
+ *    cluster (`BENCH_LAG_WARMUP_MS`, 0 for none; since 2026-12-08): JIT
+ *    compilation and the fresh nodes' first spare-segment fills are start-up
+ *    costs, as the bare loop fills its file before it is timed.
  * 3. Catch-up: close one replica, write 100,000 entries, restart it while
  *    writes go on at 10K/s; time until it has applied the primary's LSN as
  *    of its restart -> entries/s (from its first applied record; the
@@ -84,6 +87,10 @@ import { fmt, median, quantile } from './stats.js';
 const quick = process.argv.includes('--quick') || process.env['BENCH_QUICK'] === '1';
 /** `BENCH_PART=throughput`: only the small-entry throughput phase (RUNS runs), for profiling. */
 const onlyThroughput = process.env['BENCH_PART'] === 'throughput';
+/** `BENCH_PART=lag`: only the lag phase (10K and 50K/s, RUNS runs each). */
+const onlyLag = process.env['BENCH_PART'] === 'lag';
+const LAG_WARMUP_MS = Number(process.env['BENCH_LAG_WARMUP_MS'] ?? 2000);
+const LAG_WARMUP_RATE = 2000;
 const RUNS = quick ? 1 : 3;
 const SPACES = 50;
 const SMALL_ENTRIES = quick ? 200_000 : 600_000;
@@ -347,6 +354,8 @@ async function bareLatency(dir: string, rate: number, preallocate: boolean): Pro
 
 async function lagAt(c: Cluster, rate: number): Promise<LagRun> {
   const { primary, replicas } = c;
+  let w = 0;
+  if (LAG_WARMUP_MS > 0) await openLoop(LAG_WARMUP_RATE, LAG_WARMUP_MS, () => primary.write('warm-up', memory(w++)));
   await Promise.all(replicas.map((r) => r.request('lagReset')));
   const acks0 = await acksOf(primary);
   const batches0 = await batchesTo(primary, 'r1');
@@ -552,14 +561,14 @@ console.log(`record bytes: memory ${SMALL_RECORD_BYTES}, memory + 768-float embe
 try {
   for (let run = 1; run <= RUNS; run++) {
     console.log(`\nrun ${run}/${RUNS} ...`);
-    await withCluster(`tput${run}`, async (c) => {
+    if (!onlyLag) await withCluster(`tput${run}`, async (c) => {
       const s = await throughput(c, SMALL_ENTRIES, SMALL_BATCH, memory);
       results.small.push(s);
       console.log(`  throughput, ${fmt(SMALL_ENTRIES)} memories: ${fmt(s.entriesPerSec)} entries/s applied on both, ${fmt(s.mbPerSec, 1)} MB/s per stream (primary durable ${fmt(s.primaryPerSec)}/s; ${fmt(s.entriesPerGroup)} entries per group commit, ${fmt(s.groupWriteMs, 1)} ms per durable write)${s.snapshotted.length > 0 ? `; retention snapshots on ${s.snapshotted.join(', ')}` : ''}`);
       console.log(`    CPU per entry: primary ${fmt(s.primaryCpuMicros, 2)} us, each replica ${fmt(s.replicaCpuMicros, 2)} us`);
     });
     if (onlyThroughput) continue;
-    await withCluster(`embed${run}`, async (c) => {
+    if (!onlyLag) await withCluster(`embed${run}`, async (c) => {
       const e = await throughput(c, EMBED_ENTRIES, EMBED_BATCH, embedded);
       results.embed.push(e);
       console.log(`  throughput, ${fmt(EMBED_ENTRIES)} embeddings: ${fmt(e.entriesPerSec)} entries/s, ${fmt(e.mbPerSec, 1)} MB/s per stream${e.snapshotted.length > 0 ? `; retention snapshots on ${e.snapshotted.join(', ')}` : ''}`);
@@ -572,30 +581,35 @@ try {
           `${l.refused > 0 ? `; ${fmt(l.refused)} writes REFUSED (Overloaded)` : ''}` +
           `${l.primarySnapshotted ? '; primary took a retention snapshot' : ''}${l.replicaSnapshotted ? '; a replica took a retention snapshot' : ''}`);
       }
+      if (onlyLag) return;
       const u = await catchUp(c);
       results.catchUp.push(u);
       console.log(`  catch-up: ${fmt(u.backlog)} entries in ${fmt(u.catchUpMs)} ms after a ${fmt(u.reconnectMs)} ms reconnect wait; RSS +${mib(u.rssGrowthMiB)} MiB${u.snapshots > 0 ? ` (VIA SNAPSHOT x${u.snapshots}, not the log)` : ''}${u.replicaSnapshotted ? ' (replica took a retention snapshot meanwhile)' : ''}`);
     });
   }
 
-  console.log(`\n== 1. throughput to 2 replicas (first write -> both replicas applied the last entry) ==`);
   const s = results.small;
-  const sRate = median(s.map((x) => x.entriesPerSec));
-  console.log(`  memories (${SMALL_RECORD_BYTES} B records), writeMany x${SMALL_BATCH}, ${IN_FLIGHT} in flight, ${fmt(SMALL_ENTRIES)} entries:`);
-  console.log(`    ${fmt(sRate)} entries/s   runs: ${runsOf(s.map((x) => x.entriesPerSec))}   [bar >= 200,000/s: ${bar(sRate >= 200_000)}]`);
-  console.log(`    ${fmt(median(s.map((x) => x.mbPerSec)), 1)} MB/s of records per replica stream; primary alone durable at ${fmt(median(s.map((x) => x.primaryPerSec)))} entries/s; ${fmt(median(s.map((x) => x.entriesPerBatch)))} entries per BATCH`);
-  console.log(`    primary group commits: ${fmt(median(s.map((x) => x.entriesPerGroup)))} entries per group, ${fmt(median(s.map((x) => x.groupWriteMs)), 2)} ms mean durable write per group (wall time, includes waiting for the event loop)`);
   const snaps = (xs: Throughput[]) => `runs with a retention snapshot (whole store, synchronous) on some node during the phase: ${xs.filter((x) => x.snapshotted.length > 0).length}/${xs.length}`;
-  console.log(`    ${snaps(s)}`);
-  const cpuPrimary = median(s.map((x) => x.primaryCpuMicros));
-  const cpuReplica = median(s.map((x) => x.replicaCpuMicros));
-  console.log(`    CPU per entry (user + system): primary ${fmt(cpuPrimary, 2)} us, each replica ${fmt(cpuReplica, 2)} us -> ${fmt(cpuPrimary + 2 * cpuReplica, 2)} us for the cluster,` +
-    ` i.e. at most ${fmt((cpus().length * 1e6) / (cpuPrimary + 2 * cpuReplica))} entries/s if all ${cpus().length} cores did nothing else`);
+  if (!onlyLag) {
+    console.log(`\n== 1. throughput to 2 replicas (first write -> both replicas applied the last entry) ==`);
+    const sRate = median(s.map((x) => x.entriesPerSec));
+    console.log(`  memories (${SMALL_RECORD_BYTES} B records), writeMany x${SMALL_BATCH}, ${IN_FLIGHT} in flight, ${fmt(SMALL_ENTRIES)} entries:`);
+    console.log(`    ${fmt(sRate)} entries/s   runs: ${runsOf(s.map((x) => x.entriesPerSec))}   [bar >= 200,000/s: ${bar(sRate >= 200_000)}]`);
+    console.log(`    ${fmt(median(s.map((x) => x.mbPerSec)), 1)} MB/s of records per replica stream; primary alone durable at ${fmt(median(s.map((x) => x.primaryPerSec)))} entries/s; ${fmt(median(s.map((x) => x.entriesPerBatch)))} entries per BATCH`);
+    console.log(`    primary group commits: ${fmt(median(s.map((x) => x.entriesPerGroup)))} entries per group, ${fmt(median(s.map((x) => x.groupWriteMs)), 2)} ms mean durable write per group (wall time, includes waiting for the event loop)`);
+    console.log(`    ${snaps(s)}`);
+    const cpuPrimary = median(s.map((x) => x.primaryCpuMicros));
+    const cpuReplica = median(s.map((x) => x.replicaCpuMicros));
+    console.log(`    CPU per entry (user + system): primary ${fmt(cpuPrimary, 2)} us, each replica ${fmt(cpuReplica, 2)} us -> ${fmt(cpuPrimary + 2 * cpuReplica, 2)} us for the cluster,` +
+      ` i.e. at most ${fmt((cpus().length * 1e6) / (cpuPrimary + 2 * cpuReplica))} entries/s if all ${cpus().length} cores did nothing else`);
+  }
   if (!onlyThroughput) {
     const e = results.embed;
-    console.log(`  memories + 768-float embedding (${EMBED_RECORD_BYTES} B records), writeMany x${EMBED_BATCH}, ${fmt(EMBED_ENTRIES)} entries:`);
-    console.log(`    ${fmt(median(e.map((x) => x.entriesPerSec)))} entries/s, ${fmt(median(e.map((x) => x.mbPerSec)), 1)} MB/s per replica stream   runs: ${runsOf(e.map((x) => x.entriesPerSec))}`);
-    console.log(`    CPU per entry: primary ${fmt(median(e.map((x) => x.primaryCpuMicros)), 1)} us, each replica ${fmt(median(e.map((x) => x.replicaCpuMicros)), 1)} us; ${snaps(e)}`);
+    if (!onlyLag) {
+      console.log(`  memories + 768-float embedding (${EMBED_RECORD_BYTES} B records), writeMany x${EMBED_BATCH}, ${fmt(EMBED_ENTRIES)} entries:`);
+      console.log(`    ${fmt(median(e.map((x) => x.entriesPerSec)))} entries/s, ${fmt(median(e.map((x) => x.mbPerSec)), 1)} MB/s per replica stream   runs: ${runsOf(e.map((x) => x.entriesPerSec))}`);
+      console.log(`    CPU per entry: primary ${fmt(median(e.map((x) => x.primaryCpuMicros)), 1)} us, each replica ${fmt(median(e.map((x) => x.replicaCpuMicros)), 1)} us; ${snaps(e)}`);
+    }
 
     console.log(`\n== 2. lag, open loop, single-entry node.write (${LAG_MS / 1000} s per rate; bare baselines ${BASELINE_MS / 1000} s at the same rate) ==`);
     for (const rate of LAG_RATES) {
@@ -620,38 +634,40 @@ try {
       ` 10K/s apply p99 < 15 ms: ${bar(a10 < 15)}; 50K/s apply p99 < 50 ms: ${bar(a50 < 50)}`);
     console.log(`  apply-lag p99 runs: 10K/s ${runsOf(l10.map((x) => x.apply.p99))}; 50K/s ${runsOf(l50.map((x) => x.apply.p99))}`);
 
-    const u = results.catchUp;
-    const uRate = median(u.map((x) => x.entriesPerSec));
-    console.log(`\n== 3. catch-up (one replica closed, ${fmt(CATCHUP_BACKLOG)} entries written, restarted under ${fmt(CATCHUP_RATE)}/s open-loop writes) ==`);
-    console.log(`  backlog at restart ${fmt(median(u.map((x) => x.backlog)))} entries; applied in ${fmt(median(u.map((x) => x.catchUpMs)))} ms from its first applied record`);
-    console.log(`    ${fmt(uRate)} entries/s   runs: ${runsOf(u.map((x) => x.entriesPerSec))}   [bar >= 200,000/s: ${bar(uRate >= 200_000)}]`);
-    console.log(`  reconnect wait (listening -> first record applied; primary backoff ${BASE_TUNING.backoffScheduleMs!.join('/')} ms): ${fmt(median(u.map((x) => x.reconnectMs)))} ms;` +
-      ` end to end from listening: ${fmt(median(u.map((x) => x.endToEndPerSec)))} entries/s; primary write p99 meanwhile ${fmt(median(u.map((x) => x.writeP99)), 2)} ms`);
+    if (!onlyLag) {
+      const u = results.catchUp;
+      const uRate = median(u.map((x) => x.entriesPerSec));
+      console.log(`\n== 3. catch-up (one replica closed, ${fmt(CATCHUP_BACKLOG)} entries written, restarted under ${fmt(CATCHUP_RATE)}/s open-loop writes) ==`);
+      console.log(`  backlog at restart ${fmt(median(u.map((x) => x.backlog)))} entries; applied in ${fmt(median(u.map((x) => x.catchUpMs)))} ms from its first applied record`);
+      console.log(`    ${fmt(uRate)} entries/s   runs: ${runsOf(u.map((x) => x.entriesPerSec))}   [bar >= 200,000/s: ${bar(uRate >= 200_000)}]`);
+      console.log(`  reconnect wait (listening -> first record applied; primary backoff ${BASE_TUNING.backoffScheduleMs!.join('/')} ms): ${fmt(median(u.map((x) => x.reconnectMs)))} ms;` +
+        ` end to end from listening: ${fmt(median(u.map((x) => x.endToEndPerSec)))} entries/s; primary write p99 meanwhile ${fmt(median(u.map((x) => x.writeP99)), 2)} ms`);
 
-    const rss = median(u.map((x) => x.rssGrowthMiB));
-    const buffers = median(u.map((x) => x.rssGrowthMiB - x.arenaGrowthMiB));
-    console.log(`\n== 4. replica RSS during catch-up (max of 100 ms samples - idle RSS after recovery) ==`);
-    console.log(`  +${mib(rss)} MiB (idle ${mib(median(u.map((x) => x.idleRssMiB)))} MiB), of which memory-store arena growth (the caught-up data itself) +${mib(median(u.map((x) => x.arenaGrowthMiB)))} MiB   runs: ${runsOf(u.map((x) => x.rssGrowthMiB), 1)}`);
-    console.log(`  net of the data: +${mib(buffers)} MiB   runs: ${runsOf(u.map((x) => x.rssGrowthMiB - x.arenaGrowthMiB), 1)}   [bar: stream buffers < 100 MB: ${bar(buffers * 2 ** 20 < 100e6)}]`);
-    console.log(`  the replica took a retention snapshot (whole store, synchronous) while catching up in ${u.filter((x) => x.replicaSnapshotted).length}/${u.length} runs;` +
-      ` caught up by snapshot from the primary in ${u.filter((x) => x.snapshots > 0).length}/${u.length} runs`);
-    console.log(`  peak growth over idle by kind: V8 heap reserved +${mib(median(u.map((x) => x.heapTotalGrowthMiB)))} MiB (used +${mib(median(u.map((x) => x.heapUsedGrowthMiB)))} MiB),` +
-      ` ArrayBuffers (socket/log/frame buffers + arenas) +${mib(median(u.map((x) => x.arrayBuffersGrowthMiB)))} MiB`);
+      const rss = median(u.map((x) => x.rssGrowthMiB));
+      const buffers = median(u.map((x) => x.rssGrowthMiB - x.arenaGrowthMiB));
+      console.log(`\n== 4. replica RSS during catch-up (max of 100 ms samples - idle RSS after recovery) ==`);
+      console.log(`  +${mib(rss)} MiB (idle ${mib(median(u.map((x) => x.idleRssMiB)))} MiB), of which memory-store arena growth (the caught-up data itself) +${mib(median(u.map((x) => x.arenaGrowthMiB)))} MiB   runs: ${runsOf(u.map((x) => x.rssGrowthMiB), 1)}`);
+      console.log(`  net of the data: +${mib(buffers)} MiB   runs: ${runsOf(u.map((x) => x.rssGrowthMiB - x.arenaGrowthMiB), 1)}   [bar: stream buffers < 100 MB: ${bar(buffers * 2 ** 20 < 100e6)}]`);
+      console.log(`  the replica took a retention snapshot (whole store, synchronous) while catching up in ${u.filter((x) => x.replicaSnapshotted).length}/${u.length} runs;` +
+        ` caught up by snapshot from the primary in ${u.filter((x) => x.snapshots > 0).length}/${u.length} runs`);
+      console.log(`  peak growth over idle by kind: V8 heap reserved +${mib(median(u.map((x) => x.heapTotalGrowthMiB)))} MiB (used +${mib(median(u.map((x) => x.heapUsedGrowthMiB)))} MiB),` +
+        ` ArrayBuffers (socket/log/frame buffers + arenas) +${mib(median(u.map((x) => x.arrayBuffersGrowthMiB)))} MiB`);
 
-    const lagMicros = lagSampleMicros();
-    const ticks = 2 * HEARTBEATS_PER_SEC_PER_REPLICA;
-    const pct = (acksPerSec: number) => (lagMicros * (acksPerSec + ticks)) / 1e6 * 100;
-    const tputAcks = median(s.map((x) => x.acksPerSec));
-    console.log(`\n== 5. lag-monitoring CPU on the primary ==`);
-    console.log(`  one lag sample (lag arithmetic + 2 gauge sets + lag.sample into a replica-health actor), timed in isolation over ${fmt(LAG_SAMPLE_ITERATIONS)} calls: ${fmt(lagMicros, 2)} us CPU`);
-    console.log(`  the health machine gets one sample per heartbeat tick per replica (${ticks}/s): ${(((lagMicros * ticks) / 1e6) * 100).toFixed(4)}% of one core   [seed bar < 0.01%]`);
-    console.log(`  each ACK also updates the lag gauges (no xstate event); upper bound counting the full sample cost per ACK, % of one core:`);
-    console.log(`    throughput run: ${fmt(tputAcks)} ACKs/s -> ${pct(tputAcks).toFixed(3)}%`);
-    for (const rate of LAG_RATES) {
-      const acks = median(results.lag.get(rate)!.map((x) => x.acksPerSec));
-      console.log(`    ${fmt(rate)}/s lag run: ${fmt(acks)} ACKs/s -> ${pct(acks).toFixed(3)}%`);
+      const lagMicros = lagSampleMicros();
+      const ticks = 2 * HEARTBEATS_PER_SEC_PER_REPLICA;
+      const pct = (acksPerSec: number) => (lagMicros * (acksPerSec + ticks)) / 1e6 * 100;
+      const tputAcks = median(s.map((x) => x.acksPerSec));
+      console.log(`\n== 5. lag-monitoring CPU on the primary ==`);
+      console.log(`  one lag sample (lag arithmetic + 2 gauge sets + lag.sample into a replica-health actor), timed in isolation over ${fmt(LAG_SAMPLE_ITERATIONS)} calls: ${fmt(lagMicros, 2)} us CPU`);
+      console.log(`  the health machine gets one sample per heartbeat tick per replica (${ticks}/s): ${(((lagMicros * ticks) / 1e6) * 100).toFixed(4)}% of one core   [seed bar < 0.01%]`);
+      console.log(`  each ACK also updates the lag gauges (no xstate event); upper bound counting the full sample cost per ACK, % of one core:`);
+      console.log(`    throughput run: ${fmt(tputAcks)} ACKs/s -> ${pct(tputAcks).toFixed(3)}%`);
+      for (const rate of LAG_RATES) {
+        const acks = median(results.lag.get(rate)!.map((x) => x.acksPerSec));
+        console.log(`    ${fmt(rate)}/s lag run: ${fmt(acks)} ACKs/s -> ${pct(acks).toFixed(3)}%`);
+      }
+      console.log(`    idle (heartbeat ticks + their ACKs, ${2 * ticks}/s): at most ${(((lagMicros * 2 * ticks) / 1e6) * 100).toFixed(4)}%`);
     }
-    console.log(`    idle (heartbeat ticks + their ACKs, ${2 * ticks}/s): at most ${(((lagMicros * 2 * ticks) / 1e6) * 100).toFixed(4)}%`);
   }
   console.log(`\nload average at end: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
 } finally {
