@@ -117,7 +117,9 @@ const BASE_TUNING: Partial<Tuning> = { backoffScheduleMs: [100, 250, 500, 1000],
  * benchmark notes (its timer overflows).
  */
 const NO_FAILOVER_TUNING = { failoverTimeoutMs: 600_000, leaseMs: 300_000 } as object;
-const BENCH_TUNING: Partial<Tuning> = { ...BASE_TUNING, ...NO_FAILOVER_TUNING };
+/** `BENCH_RECEIPT_ACK_DELAY_MS=0` (or any value) sets every node's `receiptAckDelayMs`, for an A/B. */
+const RECEIPT_ACK_TUNING = process.env['BENCH_RECEIPT_ACK_DELAY_MS'] === undefined ? {} : { receiptAckDelayMs: Number(process.env['BENCH_RECEIPT_ACK_DELAY_MS']) };
+const BENCH_TUNING: Partial<Tuning> = { ...BASE_TUNING, ...NO_FAILOVER_TUNING, ...RECEIPT_ACK_TUNING };
 
 // ---- entries ----
 
