@@ -10,8 +10,15 @@ import { FAST, LoadWriter, missingIds, withProcCluster } from './processHarness.
 
 const batch = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => ({ id: `${prefix}-${i}` }));
 
+/**
+ * The fast profile with a 2 s lease: the 'lost' writes must be accepted by n1 after both replicas
+ * are killed, before its lease runs out (400 ms in FAST alone, which a stalled CI machine has
+ * overrun between the kill and the write: NotPrimary).
+ */
+const LONG_LEASE = { ...FAST, leaseMs: 2000, failoverTimeoutMs: 2500 };
+
 test('a local-ack tail only the killed primary had is cut and reported exactly', () =>
-  withProcCluster({ tuning: FAST }, async (c) => {
+  withProcCluster({ tuning: LONG_LEASE }, async (c) => {
     const n1 = c.node('n1');
     await n1.writeMany('s', batch('a', 100), 'quorum');
     await c.converge('s'); // every replica has joined epoch 1 (see neverJoinedVoter.test.ts for one that has not)
