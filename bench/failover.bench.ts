@@ -38,6 +38,7 @@ import { type Tuning, createNode } from '../src/index.js';
 import { LoadWriter, type ProcCluster, missingIds, withProcCluster } from '../test/failover/processHarness.js';
 import { handoverRounds } from '../test/failover/handoverRounds.js';
 import { waitFor } from '../test/helpers/waitFor.js';
+import { envTuning } from './envTuning.js';
 import { openLoop } from './openLoop.js';
 import { procCpuMicros } from './procCpu.js';
 import { fmt, median, quantile } from './stats.js';
@@ -86,13 +87,11 @@ async function failoverProfile(name: string, tuning: Partial<Tuning> | undefined
   console.log(`failover ${name}: median ${fmt(med)} ms, max ${fmt(Math.max(...samples))} ms (bar < ${barMs} ms: ${med < barMs ? 'PASS' : 'FAIL'})`);
 }
 
-/** `BENCH_RECEIPT_ACK_DELAY_MS=0` (or any value) sets the replicas' `receiptAckDelayMs` in the quorum part, for an A/B. */
-const RECEIPT_ACK_DELAY_MS = process.env['BENCH_RECEIPT_ACK_DELAY_MS'] === undefined ? undefined : Number(process.env['BENCH_RECEIPT_ACK_DELAY_MS']);
-
 async function quorumLatency(): Promise<void> {
   const durationMs = QUICK ? 2000 : 5000;
   const dir = mkdtempSync(join(tmpdir(), 'engram-fo-bench-'));
-  await withProcCluster({ initial: ['n2', 'n3'], ...(RECEIPT_ACK_DELAY_MS === undefined ? {} : { tuning: { receiptAckDelayMs: RECEIPT_ACK_DELAY_MS } }) }, async (c) => {
+  const tuning = envTuning(); // BENCH_RECEIPT_ACK_DELAY_MS, for an A/B
+  await withProcCluster({ initial: ['n2', 'n3'], tuning }, async (c) => {
     const primary = await createNode({ id: 'n1', dataDir: dir, cluster: c.config, role: 'primary' });
     try {
       await primary.writeMany('s', [{ id: 'warm' }], { ack: 'all' });
@@ -105,7 +104,7 @@ async function quorumLatency(): Promise<void> {
       const cpu = process.cpuUsage(cpu0);
       const replicaCpu = replicaPids.map((pid, k) => (procCpuMicros(pid) - replicaCpu0[k]!) / lat.length);
       console.log(`CPU per quorum write: primary ${fmt((cpu.user + cpu.system) / lat.length, 1)} us, replicas ${replicaCpu.map((x) => fmt(x, 1)).join(' / ')} us` +
-        `${RECEIPT_ACK_DELAY_MS === undefined ? '' : ` (replicas' receiptAckDelayMs ${RECEIPT_ACK_DELAY_MS})`}`);
+        `${tuning.receiptAckDelayMs === undefined ? '' : ` (replicas' receiptAckDelayMs ${tuning.receiptAckDelayMs})`}`);
       const local = await openLoop(10_000, durationMs, () => primary.write('s', { id: `l${i++}`, text: 'the quick brown fox jumps over the lazy dog' }, { ack: 'local' }));
       console.log(`(reference) ack local @ 10,000/s for ${durationMs / 1000} s, same cluster, after the quorum phase: p50 ${fmt(quantile(local, 0.5), 2)} ms, p99 ${fmt(quantile(local, 0.99), 2)} ms`);
       const p99 = quantile(lat, 0.99);

@@ -79,6 +79,7 @@ import {
   type LagReport, type ReplicaMemory, type ReplicaProcess,
   freePorts, histogramQuantile, killAllReplicas, makeTempDir, mergeHistograms, removeTempDir, startReplica, wallNow,
 } from './cluster.js';
+import { envTuning } from './envTuning.js';
 import { FsyncBaseline } from './fsyncBaseline.js';
 import { PACER_TICK_MS, openLoop, refusedCount } from './openLoop.js';
 import { fmt, median, quantile } from './stats.js';
@@ -117,9 +118,8 @@ const BASE_TUNING: Partial<Tuning> = { backoffScheduleMs: [100, 250, 500, 1000],
  * benchmark notes (its timer overflows).
  */
 const NO_FAILOVER_TUNING = { failoverTimeoutMs: 600_000, leaseMs: 300_000 } as object;
-/** `BENCH_RECEIPT_ACK_DELAY_MS=0` (or any value) sets every node's `receiptAckDelayMs`, for an A/B. */
-const RECEIPT_ACK_TUNING = process.env['BENCH_RECEIPT_ACK_DELAY_MS'] === undefined ? {} : { receiptAckDelayMs: Number(process.env['BENCH_RECEIPT_ACK_DELAY_MS']) };
-const BENCH_TUNING: Partial<Tuning> = { ...BASE_TUNING, ...NO_FAILOVER_TUNING, ...RECEIPT_ACK_TUNING };
+/** With `envTuning()`: `BENCH_RECEIPT_ACK_DELAY_MS` sets every node's `receiptAckDelayMs`, for an A/B. */
+const BENCH_TUNING: Partial<Tuning> = { ...BASE_TUNING, ...NO_FAILOVER_TUNING, ...envTuning() };
 
 // ---- entries ----
 
